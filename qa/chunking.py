@@ -1,0 +1,62 @@
+"""Split a cleaned document into sentence-aware, overlapping chunks that keep their offsets."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.document import Document
+
+# A sentence ends at . ! ? (maybe closed by a quote or bracket) followed by space and a capital,
+# a digit, a quote or a bracket, or at a paragraph break.
+_END = re.compile(r"""(?<=[.!?])["'”’)\]]?\s+(?=["'“‘(\[]?[A-Z0-9])|\n\n""")
+_ABBREV = re.compile(r"\b(Mr|Mrs|Ms|Dr|Prof|St|Gen|Col|Lt|Sen|Rep|Jr|Sr|vs|etc|No|U\.S|U\.K|e\.g|i\.e|approx|Inc|Ltd|Co)\.$", re.I)
+
+
+@dataclass
+class Chunk:
+    """A passage of a document; `start`/`end` are character offsets into the document text."""
+
+    id: str
+    doc_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, offsets into `text`."""
+    spans, start = [], 0
+    for m in _END.finditer(text):
+        end = m.start()
+        if _ABBREV.search(text[start:end + 1].rstrip()) and m.group(0) != "\n\n":
+            continue
+        # keep a closing quote with its sentence
+        seg_end = end + len(m.group(0)) - len(m.group(0).lstrip("\"'”’)]"))
+        if text[start:seg_end].strip():
+            spans.append((start, seg_end))
+        start = m.end()
+    if text[start:].strip():
+        spans.append((start, len(text.rstrip())))
+    return [(s + len(text[s:e]) - len(text[s:e].lstrip()), s + len(text[s:e].rstrip())) for s, e in spans]
+
+
+def chunk(doc: Document, max_words: int = 80, overlap: int = 1) -> list[Chunk]:
+    """Greedy sentence windows of at most `max_words` words; consecutive chunks share `overlap` sentences."""
+    sents = sentences(doc.text)
+    words = [len(doc.text[s:e].split()) for s, e in sents]
+    chunks, i = [], 0
+    while i < len(sents):
+        j, n = i, 0
+        while j < len(sents) and (j == i or n + words[j] <= max_words):
+            n += words[j]
+            j += 1
+        s, e = sents[i][0], sents[j - 1][1]
+        if chunks and chunks[-1].end == e:  # nothing new beyond the previous chunk
+            i = j
+            continue
+        chunks.append(Chunk(f"{doc.id}#{len(chunks)}", doc.id, doc.title, doc.text[s:e], s, e))
+        if j >= len(sents):
+            break
+        i = max(i + 1, j - overlap)
+    return chunks

@@ -1,0 +1,190 @@
+"""The `qa` command: index, ask, eval, calibrate, train, serve, bench."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Offline, grounded question answering over news articles.")
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1):
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _quiet_libraries() -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+def _assistant(index: Optional[Path]):
+    from qa import Assistant
+
+    return Assistant.load(index_dir=index)
+
+
+@app.command()
+def index(files: List[Path] = typer.Argument(None, help=".txt, .md or .html files (default: the shipped article)"),
+          index_dir: Optional[Path] = typer.Option(None, "--index", help="index folder (default: ./index)")):
+    """Clean, chunk and embed documents into the FAISS index (replacing what is there)."""
+    from qa import Assistant
+    from qa.assistant import default_documents
+    from qa.document import load
+
+    docs = [load(f) for f in files] if files else default_documents()
+    with err.status(f"indexing {len(docs)} document(s)…"):
+        a = Assistant.load(index_dir=index_dir, documents=docs)
+    out.print(f"indexed {len(docs)} document(s), {len(a.index.chunks)} chunks → {a.settings.index_dir}")
+
+
+@app.command()
+def ask(question: str = typer.Argument(..., help="the question"),
+        as_json: bool = typer.Option(False, "--json", help="print the Answer as JSON"),
+        index_dir: Optional[Path] = typer.Option(None, "--index", help="index folder (default: ./index)")):
+    """Answer one question from the indexed documents, citing the passage."""
+    a = _assistant(index_dir)
+    ans = a.ask(question)
+    if as_json:
+        print(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2))
+        return
+    from rich.text import Text
+
+    line = Text()
+    line.append(ans.text, style="bold yellow" if ans.abstained else "bold green")
+    line.append(f"   confidence {ans.score:.2f}", style="dim")
+    out.print(line)
+    src = ans.cited or (ans.sources[0] if ans.sources else None)
+    if src is not None:
+        body = Text(f"[{src.doc_id} {src.start}–{src.end}] ", style="dim")
+        if ans.cited:
+            s, e = src.answer_start - src.start, src.answer_end - src.start
+            body.append(src.text[:s]).append(src.text[s:e], style="reverse").append(src.text[e:])
+        else:
+            body.append(src.text)
+        out.print(("source: " if ans.cited else "closest passage: "), body)
+
+
+@app.command("eval")
+def eval_(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON"),
+          index_dir: Optional[Path] = typer.Option(None, "--index", help="use this index instead of indexing the file's own texts"),
+          json_out: Optional[Path] = typer.Option(None, "--json", help="write metrics and predictions here"),
+          report: Optional[Path] = typer.Option(None, "--report", help="write an HTML report and a threshold plot here"),
+          gold_context: bool = typer.Option(False, "--gold-context", help="reader only: read each question's own paragraph"),
+          limit: int = typer.Option(0, help="score only the first N questions/conversations")):
+    """Score the system on a question set (official SQuAD v2.0 metrics)."""
+    from qa.evaluate import evaluate, write_report
+
+    result = evaluate(file, index_dir=index_dir, gold_context=gold_context, limit=limit)
+    _print_summary(result)
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    if report:
+        out.print(f"report: {write_report(result, report)}")
+
+
+def _print_summary(result: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{result['format']} · {result['total']} questions · threshold {result['threshold']:.2f}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    keys = ["exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_f1", "best_f1", "best_f1_thresh",
+            "noans_refused", "hasans_wrongly_refused", "recall_at_1", "recall_at_3", "recall_at_5", "mrr",
+            "latency_p50_s", "latency_p95_s"]
+    for k in keys:
+        v = result.get(k)
+        if v is not None:
+            table.add_row(k, f"{v:.3f}" if isinstance(v, float) else str(v))
+    out.print(table)
+
+
+@app.command()
+def calibrate(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON to calibrate on"),
+              limit: int = typer.Option(0, help="use only the first N questions/conversations")):
+    """Fit the confidence weights and the abstention threshold on FILE; store them in settings.json."""
+    from qa import Assistant
+    from qa.evaluate import calibrate as fit, evaluate, load_question_set
+    from qa.settings import SETTINGS_FILE, Settings
+
+    import tempfile
+
+    settings = Settings.load(threshold=0.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        a = Assistant.load(index_dir=tmp, settings=settings, documents=load_question_set(file).documents)
+        result = evaluate(file, assistant=a, limit=limit)
+    weights, thresh, best_f1 = fit(result)
+    settings = Settings.load()
+    settings.save_overrides(threshold=round(thresh, 4),
+                            confidence_weights={**settings.confidence_weights, a.reader.name: weights})
+    out.print(f"{a.reader.name}: weights {weights}, threshold {thresh:.4f} "
+              f"(best F1 {best_f1:.1f} on {result['total']} questions of {file}) → {SETTINGS_FILE}")
+
+
+@app.command()
+def train(steps: int = typer.Option(0, help="stop after this many steps in this run (0: to the end of the schedule)"),
+          max_examples: int = typer.Option(0, help="train on the first N examples only (smoke tests)"),
+          out_dir: Path = typer.Option(Path("runs/reader"), "--out", help="checkpoints (resumed from if present)"),
+          export: Path = typer.Option(Path("models/reader-minilm-squad-lora"), help="where the shipped adapter goes"),
+          seed: int = typer.Option(13)):
+    """Fine-tune the extractive reader (LoRA on MiniLM) on SQuAD; resumes from the last checkpoint."""
+    from qa.train import TrainConfig, train as run
+
+    result = run(TrainConfig(out=str(out_dir), export=str(export), seed=seed, max_steps=steps,
+                             max_examples=max_examples))
+    out.print(result)
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(7860),
+          index_dir: Optional[Path] = typer.Option(None, "--index")):
+    """Start the web chat."""
+    from qa.web import serve as run
+
+    run(host=host, port=port, index_dir=index_dir)
+
+
+@app.command()
+def bench(json_out: Optional[Path] = typer.Option(None, "--json"), clients: int = typer.Option(8)):
+    """Measure latency, per-stage time, memory and throughput."""
+    from qa.bench import run
+
+    run(json_out=json_out, clients=clients)
+
+
+def main() -> None:
+    from qa.assistant import QuestionError
+    from qa.document import DocumentError
+    from qa.index import IndexLoadError
+    from qa.models import ModelError
+
+    _quiet_libraries()
+    try:
+        app()
+    except (QuestionError, DocumentError, IndexLoadError, ModelError, ValueError, OSError) as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

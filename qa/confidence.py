@@ -1,0 +1,53 @@
+"""One calibrated confidence from the reader's and the retriever's evidence.
+
+confidence = sigmoid(w · [1, reader score, retrieval similarity, answer-type match]), with w fitted
+by logistic regression (`qa calibrate`) so that it estimates P(the answer is right). A question that
+asks for a number or a date but gets a span without one is a strong sign of an invented answer.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+_NUMERIC_Q = re.compile(r"\b(how (many|much|old|far|large|big|high|tall|often)|what (percentage|percent|proportion|"
+                        r"number|amount|share|age)|population|by how)\b", re.I)
+_TIME_Q = re.compile(r"^\W*(when\b|(in |on |during )?what (year|date|day|month|time|century|decade)\b)", re.I)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+                     r"fifty|hundred|thousand|million|billion|trillion|dozens?|half|several|few|many|single)\b", re.I)
+_TIME = re.compile(r"\d|\b(january|february|march|april|may|june|july|august|september|october|november|december|"
+                   r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|year|week|day|month|century|decade|"
+                   r"yesterday|today|tomorrow|night|morning|evening|ago|since|until|after|before|during|when)", re.I)
+
+DEFAULT_WEIGHTS = (0.0, 1.0, 0.0, 0.0)  # plain sigmoid of the reader score until calibrated
+
+
+def type_match(question: str, answer: str) -> float:
+    """0 when the question asks for a number or a time and the answer has none; else 1."""
+    if _NUMERIC_Q.search(question) and not _NUMBER.search(answer):
+        return 0.0
+    if _TIME_Q.search(question) and not _TIME.search(answer):
+        return 0.0
+    return 1.0
+
+
+def features(question: str, answer: str, reader_score: float, similarity: float) -> list[float]:
+    return [1.0, reader_score, similarity, type_match(question, answer)]
+
+
+def confidence(x: list[float], weights=DEFAULT_WEIGHTS) -> float:
+    z = float(np.dot(weights, x))
+    return 1 / (1 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def fit(xs: list[list[float]], ys: list[int], l2: float = 1e-2, steps: int = 50) -> list[float]:
+    """Logistic regression by Newton's method (a handful of features, so this is exact and quick)."""
+    X, y = np.asarray(xs, float), np.asarray(ys, float)
+    w = np.zeros(X.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-np.clip(X @ w, -50, 50)))
+        grad = X.T @ (p - y) + l2 * w
+        hess = (X * (p * (1 - p))[:, None]).T @ X + l2 * np.eye(len(w))
+        w -= np.linalg.solve(hess, grad)
+    return [round(float(v), 4) for v in w]

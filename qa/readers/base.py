@@ -1,0 +1,27 @@
+"""The contract every reader fills: question + passage texts in, grounded span candidates out."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass
+class Candidate:
+    """A verbatim span of one of the passages handed to the reader."""
+
+    passage: int  # index into the passages given to `read`
+    start: int  # character offsets into that passage's text
+    end: int
+    text: str
+    score: float  # the reader's raw evidence (higher is better); its scale is the reader's own
+    confidence: float  # the reader's belief in [0, 1] that this span answers the question
+
+
+class Reader(Protocol):
+    name: str
+
+    def warm_up(self) -> None:
+        """Load weights; called once, lazily."""
+
+    def read(self, question: str, passages: list[str]) -> list[Candidate]:
+        """Best span per passage, best first; an empty list when nothing fits."""

@@ -1,0 +1,152 @@
+"""Extractive reader: a span head (start/end logits) over question + passage windows.
+
+Fills the reader role with any `AutoModelForQuestionAnswering` checkpoint, or with our
+MiniLM base plus the LoRA adapter trained by `qa train`.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.readers.base import Candidate
+
+MAX_LEN = 256
+STRIDE = 96
+MAX_ANSWER_TOKENS = 30
+
+
+@dataclass
+class SpanScores:
+    """Best span of one window and the window's no-answer score, both as start+end logit sums."""
+
+    start: int  # character offsets into the window's passage text
+    end: int
+    score: float
+    null: float
+
+
+def decode_window(start_logits, end_logits, offsets, context_mask, max_answer_tokens=MAX_ANSWER_TOKENS,
+                  line=None):
+    """Best (start, end) over the context tokens of one window, plus the CLS no-answer score.
+
+    `line` numbers each token's line in the context: an answer never spans a line break, since a
+    heading and the paragraph after it are not one phrase.
+    """
+    s = np.where(context_mask, start_logits, -1e9)
+    e = np.where(context_mask, end_logits, -1e9)
+    n = len(s)
+    # score[i, j] = s[i] + e[j] for i <= j < i + max_answer_tokens
+    grid = s[:, None] + e[None, :]
+    i, j = np.indices((n, n))
+    ok = (j >= i) & (j - i < max_answer_tokens)
+    if line is not None:
+        ok &= line[:, None] == line[None, :]
+    grid = np.where(ok, grid, -1e9)
+    flat = int(np.argmax(grid))
+    bi, bj = divmod(flat, n)
+    null = float(start_logits[0] + end_logits[0])
+    if grid[bi, bj] <= -1e8:
+        return None, null
+    return SpanScores(int(offsets[bi][0]), int(offsets[bj][1]), float(grid[bi, bj]), null), null
+
+
+def tokenize_windows(tokenizer, questions, contexts, max_len=MAX_LEN, stride=STRIDE):
+    """Question/context pairs as overlapping windows; each window maps back to its pair."""
+    return tokenizer(
+        questions,
+        contexts,
+        truncation="only_second",
+        max_length=max_len,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding=False,
+    )
+
+
+def context_mask(enc, k):
+    seq = enc.sequence_ids(k)
+    return np.array([sid == 1 for sid in seq], dtype=bool)
+
+
+def token_lines(text: str, offsets) -> np.ndarray:
+    """The line number of each token's start character."""
+    starts = np.array([o[0] for o in offsets])
+    breaks = np.array([m for m, ch in enumerate(text) if ch == "\n"])
+    return np.searchsorted(breaks, starts, side="right") if len(breaks) else np.zeros(len(starts), int)
+
+
+class ExtractiveReader:
+    """Reads passages with a span-prediction head. Cheap to construct; `warm_up` loads weights."""
+
+    name = "extractive"
+
+    def __init__(self, model: str, adapter: str | None = None, threads: int | None = None):
+        self.model_id = model
+        self.adapter = adapter
+        self.threads = threads
+        self._model = None
+        self._tok = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            import torch
+            from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+            from qa.models import ModelError, hub_kwargs
+
+            try:
+                self._tok = AutoTokenizer.from_pretrained(self.model_id, **hub_kwargs(self.model_id))
+                model = AutoModelForQuestionAnswering.from_pretrained(self.model_id, **hub_kwargs(self.model_id))
+                if self.adapter:
+                    from peft import PeftModel
+
+                    model = PeftModel.from_pretrained(model, self.adapter).merge_and_unload()
+            except Exception as e:
+                where = f"{self.model_id}" + (f" + adapter {self.adapter}" if self.adapter else "")
+                hint = ("a hub id needs the network once (HF_HUB_OFFLINE=0) or a local copy"
+                        if not Path(self.model_id).exists() else "the files are damaged: reinstall or retrain them")
+                raise ModelError(f"cannot load the reader {where} ({type(e).__name__}); {hint}") from e
+            model.eval()
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            self._model = model
+
+    def read(self, question: str, passages: list[str]) -> list[Candidate]:
+        """One best candidate per passage, with the passage's own no-answer score."""
+        self.warm_up()
+        import torch
+
+        if not passages:
+            return []
+        enc = tokenize_windows(self._tok, [question] * len(passages), list(passages))
+        cands: dict[int, Candidate] = {}
+        batch = self._tok.pad({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
+                               **({"token_type_ids": enc["token_type_ids"]} if "token_type_ids" in enc else {})},
+                              return_tensors="pt")
+        with self._lock, torch.inference_mode():
+            out = self._model(**batch)
+        starts = out.start_logits.float().numpy()
+        ends = out.end_logits.float().numpy()
+        for k in range(len(enc["input_ids"])):
+            pi = enc["overflow_to_sample_mapping"][k]
+            n = len(enc["input_ids"][k])
+            offsets = enc["offset_mapping"][k]
+            span, null = decode_window(starts[k, :n], ends[k, :n], offsets, context_mask(enc, k),
+                                       line=token_lines(passages[pi], offsets))
+            if span is None:
+                continue
+            margin = span.score - null
+            best = cands.get(pi)
+            if best is None or margin > best.score:
+                cands[pi] = Candidate(passage=pi, start=span.start, end=span.end,
+                                      text=passages[pi][span.start:span.end],
+                                      score=margin, confidence=1 / (1 + math.exp(-margin)))
+        return sorted(cands.values(), key=lambda c: -c.score)

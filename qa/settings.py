@@ -1,0 +1,56 @@
+"""Every tunable setting, in one place. `settings.json` in the project root overrides the defaults."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DOCUMENT = Path(__file__).resolve().parent / "data" / "article.txt"
+SETTINGS_FILE = ROOT / "settings.json"
+
+
+@dataclass
+class Settings:
+    models_file: str = str(ROOT / "models.txt")
+    index_dir: str = str(ROOT / "index")
+    cache_dir: str = str(Path.home() / ".cache" / "qa")  # converted model weights
+    # chunking
+    chunk_words: int = 80
+    chunk_overlap: int = 1
+    # retrieval
+    top_k: int = 4  # passages handed to the reader
+    rrf_k: int = 60
+    # answering
+    threshold: float = 0.5  # abstain below this confidence; set by `qa calibrate`
+    confidence_weights: dict = field(default_factory=dict)  # per reader name; set by `qa calibrate`
+    max_question_chars: int = 2000
+    history_turns: int = 1  # earlier turns used to resolve a follow-up
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **overrides) -> "Settings":
+        path = Path(path) if path else SETTINGS_FILE
+        values = {}
+        if path.exists():
+            try:
+                values = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError) as e:
+                raise ValueError(f"{path}: not valid JSON ({e})") from e
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in values.items() if k in known}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def save_overrides(self, path: str | Path | None = None, **changes) -> None:
+        """Write `changes` into the overrides file, keeping what is already there."""
+        path = Path(path) if path else SETTINGS_FILE
+        current = json.loads(path.read_text()) if path.exists() else {}
+        current.update(changes)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(current, indent=2) + "\n")
+        tmp.replace(path)
+        for k, v in changes.items():
+            setattr(self, k, v)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,258 @@
+"""`qa train`: fine-tune a LoRA adapter + span head on SQuAD over the MiniLM base. Resumable."""
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.metrics import best_threshold, score
+from qa.readers.extractive import MAX_LEN, STRIDE, context_mask, decode_window, tokenize_windows
+
+
+BASE_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass
+class TrainConfig:
+    train_file: str = "../shared/squad/train-v1.1.json"
+    dev_file: str = "../shared/squad/dev-v2.0-half-a.json"
+    out: str = "runs/reader"  # checkpoints with optimizer state (not committed)
+    export: str = "models/reader-minilm-squad-lora"  # the shipped adapter (committed)
+    seed: int = 13
+    batch_size: int = 32
+    lr: float = 1e-3
+    warmup: float = 0.03
+    epochs: float = 0.3
+    max_examples: int = 0  # 0 = all; the smoke test uses a few
+    negative_ratio: float = 0.5  # one negative per two answerable questions -> a third unanswerable
+    lora_r: int = 32
+    lora_alpha: int = 64
+    eval_every: int = 250
+    eval_questions: int = 400
+    save_every_s: float = 600.0
+    max_steps: int = 0  # stop after this many steps in this run (0 = until the schedule ends)
+    threads: int = 0
+
+
+def squad_examples(path: str, negative_ratio: float, rng: random.Random, limit: int = 0) -> list[dict]:
+    """Answerable questions plus negatives: a question paired with another paragraph of its article."""
+    data = json.loads(Path(path).read_text())["data"]
+    out = []
+    for article in data:
+        paras = [p["context"] for p in article["paragraphs"]]
+        for pi, para in enumerate(article["paragraphs"]):
+            for qa in para["qas"]:
+                ans = qa["answers"][0]
+                out.append({"q": qa["question"], "c": para["context"], "s": ans["answer_start"], "t": ans["text"]})
+                if len(paras) > 1 and rng.random() < negative_ratio:
+                    other = rng.choice([c for k, c in enumerate(paras) if k != pi])
+                    if ans["text"].lower() not in other.lower():
+                        out.append({"q": qa["question"], "c": other, "s": -1, "t": ""})
+    rng.shuffle(out)
+    return out[:limit] if limit else out
+
+
+def build_features(tok, examples: list[dict]) -> list[dict]:
+    enc = tokenize_windows(tok, [e["q"] for e in examples], [e["c"] for e in examples])
+    feats = []
+    for k, ids in enumerate(enc["input_ids"]):
+        ex = examples[enc["overflow_to_sample_mapping"][k]]
+        mask = context_mask(enc, k)
+        offs = enc["offset_mapping"][k]
+        sp = ep = 0
+        if ex["s"] >= 0:
+            s, e = ex["s"], ex["s"] + len(ex["t"])
+            idx = np.nonzero(mask)[0]
+            if offs[idx[0]][0] <= s and offs[idx[-1]][1] >= e:
+                sp = next(i for i in idx if offs[i][1] > s)
+                ep = next(i for i in idx[::-1] if offs[i][0] < e)
+        feats.append({"input_ids": ids, "token_type_ids": enc["token_type_ids"][k], "start": sp, "end": ep})
+    return feats
+
+
+def batches(feats: list[dict], batch_size: int, seed: int) -> list[list[int]]:
+    """Shuffled, then length-sorted inside groups of 50 batches so padding stays small."""
+    order = list(range(len(feats)))
+    random.Random(seed).shuffle(order)
+    out = []
+    group = batch_size * 50
+    for g in range(0, len(order), group):
+        chunk = sorted(order[g : g + group], key=lambda i: len(feats[i]["input_ids"]))
+        out += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    random.Random(seed + 1).shuffle(out)
+    return out
+
+
+def collate(feats, idx):
+    import torch
+
+    n = max(len(feats[i]["input_ids"]) for i in idx)
+    ids = torch.zeros(len(idx), n, dtype=torch.long)
+    tt = torch.zeros_like(ids)
+    am = torch.zeros_like(ids)
+    for r, i in enumerate(idx):
+        f = feats[i]
+        ids[r, : len(f["input_ids"])] = torch.tensor(f["input_ids"])
+        tt[r, : len(f["token_type_ids"])] = torch.tensor(f["token_type_ids"])
+        am[r, : len(f["input_ids"])] = 1
+    return {
+        "input_ids": ids, "token_type_ids": tt, "attention_mask": am,
+        "start_positions": torch.tensor([feats[i]["start"] for i in idx]),
+        "end_positions": torch.tensor([feats[i]["end"] for i in idx]),
+    }
+
+
+def dev_questions(path: str, n: int, seed: int = 0) -> list[dict]:
+    data = json.loads(Path(path).read_text())["data"]
+    qs = [{"q": qa["question"], "c": p["context"], "golds": [a["text"] for a in qa["answers"]]}
+          for art in data for p in art["paragraphs"] for qa in p["qas"]]
+    return random.Random(seed).sample(qs, n) if n and n < len(qs) else qs
+
+
+def evaluate_gold_context(model, tok, qs: list[dict], batch_size: int = 32) -> dict:
+    """SQuAD v2 F1 with the reader seeing each question's own paragraph; threshold swept on the same set."""
+    import torch
+
+    from qa.readers.extractive import ExtractiveReader
+
+    reader = ExtractiveReader.__new__(ExtractiveReader)
+    reader._model, reader._tok = model, tok
+    import threading
+
+    reader._lock = threading.Lock()
+    rows = []
+    for q in qs:
+        cands = reader.read(q["q"], [q["c"]])
+        pred, conf = (cands[0].text, cands[0].confidence) if cands else ("", 0.0)
+        em, f1 = score(q["golds"], pred)
+        has = bool(q["golds"])
+        rows.append({"has_answer": has, "confidence": conf, "f1_if_answered": f1 if has else 0.0})
+    best_f1, thresh = best_threshold(rows)
+    has = [r for r in rows if r["has_answer"]]
+    return {"best_f1": best_f1, "best_f1_thresh": thresh,
+            "HasAns_f1_answered": 100 * sum(r["f1_if_answered"] for r in has) / max(len(has), 1)}
+
+
+def load_base(lora_r: int, lora_alpha: int):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from qa.models import minilm_path
+
+    base = str(minilm_path())
+    tok = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForQuestionAnswering.from_pretrained(base)
+    cfg = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=0.05, task_type="QUESTION_ANS",
+                     target_modules=["query", "key", "value", "dense"], modules_to_save=["qa_outputs"])
+    return tok, get_peft_model(model, cfg)
+
+
+def train(cfg: TrainConfig) -> dict:
+    import torch
+    from tqdm import tqdm
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = (out / "log.jsonl").open("a")
+    tok, model = load_base(cfg.lora_r, cfg.lora_alpha)
+    rng = random.Random(cfg.seed)
+    feats = build_features(tok, squad_examples(cfg.train_file, cfg.negative_ratio, rng, cfg.max_examples))
+    plan = batches(feats, cfg.batch_size, cfg.seed)
+    total = max(1, int(len(plan) * cfg.epochs))
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.01)
+    warm = max(1, int(total * cfg.warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    step = 0
+    ckpt = out / "checkpoint"
+    if (ckpt / "state.json").exists():
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        state = json.loads((ckpt / "state.json").read_text())
+        set_peft_model_state_dict(model, load_file(str(ckpt / "adapter_model.safetensors")))
+        opt.load_state_dict(torch.load(ckpt / "optimizer.pt"))
+        sched.load_state_dict(torch.load(ckpt / "scheduler.pt"))
+        step = state["step"]
+        torch.set_rng_state(torch.load(ckpt / "rng.pt"))
+        print(f"resumed at step {step}/{total}")
+    dev = dev_questions(cfg.dev_file, cfg.eval_questions) if cfg.eval_questions else []
+    model.train()
+    last_save = time.time()
+    stop_at = min(total, step + cfg.max_steps) if cfg.max_steps else total
+    bar = tqdm(total=stop_at, initial=step, desc="train", unit="step")
+    seen, t0, losses, metrics = 0, time.time(), [], {}
+    while step < stop_at:
+        idx = plan[step % len(plan)]
+        loss = model(**collate(feats, idx)).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        step += 1
+        seen += len(idx)
+        losses.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", ex_s=f"{seen / (time.time() - t0):.1f}")
+        record = {"step": step, "loss": losses[-1], "lr": sched.get_last_lr()[0], "ex_per_s": seen / (time.time() - t0)}
+        if dev and (step % cfg.eval_every == 0 or step == stop_at):
+            model.eval()
+            with torch.inference_mode():
+                metrics = evaluate_gold_context(model, tok, dev)
+            model.train()
+            record.update(metrics)
+            tqdm.write(f"step {step}: dev best_f1 {metrics['best_f1']:.1f} (thresh {metrics['best_f1_thresh']:.2f})")
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+        if time.time() - last_save > cfg.save_every_s or step == stop_at:
+            _save(model, opt, sched, step, total, cfg, ckpt, np.mean(losses[-200:]), metrics)
+            last_save = time.time()
+    bar.close()
+    return {"step": step, "total": total, "loss": float(np.mean(losses[-50:])) if losses else None, **metrics}
+
+
+def _save(model, opt, sched, step, total, cfg, ckpt: Path, loss, metrics) -> None:
+    """Checkpoint atomically, then export the adapter (all that ships) beside its model card."""
+    import torch
+
+    tmp = ckpt.with_name(ckpt.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    torch.save(opt.state_dict(), tmp / "optimizer.pt")
+    torch.save(sched.state_dict(), tmp / "scheduler.pt")
+    torch.save(torch.get_rng_state(), tmp / "rng.pt")
+    state = {"step": step, "total": total, "loss": float(loss), "metrics": metrics, "config": asdict(cfg)}
+    (tmp / "state.json").write_text(json.dumps(state, indent=2))
+    old = ckpt.with_name(ckpt.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if ckpt.exists():
+        ckpt.rename(old)
+    tmp.rename(ckpt)
+    shutil.rmtree(old, ignore_errors=True)
+    if cfg.export:
+        export_adapter(ckpt, Path(cfg.export))
+
+
+def export_adapter(ckpt: Path, export: Path) -> None:
+    """Copy what ships (adapter weights + config + training state) out of a checkpoint."""
+    export.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ckpt / "adapter_model.safetensors", export / "adapter_model.safetensors")
+    config = json.loads((ckpt / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = BASE_ID  # not this machine's path: the package resolves it
+    (export / "adapter_config.json").write_text(json.dumps(config, indent=2))
+    state = json.loads((ckpt / "state.json").read_text())
+    (export / "training_state.json").write_text(json.dumps(state, indent=2))
+
+
+if __name__ == "__main__":
+    print(train(TrainConfig()))

@@ -1,0 +1,138 @@
+"""The web chat (Gradio): cited, highlighted answers; uploads; a `/chat` API for gradio_client."""
+from __future__ import annotations
+
+import html
+import os
+import threading
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from qa.answer import Answer
+from qa.assistant import Assistant, QuestionError
+from qa.document import DocumentError, from_bytes
+
+EXAMPLES = [
+    "How large was trade between Russia and China last year?",
+    "What is the capital of Heilongjiang province?",
+    "Which news agency reported that Putin thanked Xi?",
+    "What is the population of Harbin?",
+]
+MAX_UPLOAD_BYTES = 2_000_000
+CSS = """
+.qa-answer{font-size:1.1em;font-weight:600;color:#0b6b3a;margin:0}
+.qa-refusal{font-size:1.1em;font-weight:600;color:#8a5a00;margin:0}
+.qa-meta{color:#666;font-size:.85em;margin:.2em 0}
+.qa-source{border-left:3px solid #bbb;padding-left:.6em;margin:.4em 0;color:#333}
+.qa-source mark{background:#ffe066;padding:0 .1em}
+"""
+def render(ans: Answer) -> str:
+    """HTML for one answer. Every piece of text is escaped: documents and questions are data, not markup."""
+    e = html.escape
+    parts = []
+    if ans.abstained:
+        parts.append(f'<p class="qa-refusal">{e(ans.text)}</p>')
+        parts.append(f'<p class="qa-meta">confidence {ans.score:.2f} · below the threshold, so no answer is given</p>')
+    else:
+        parts.append(f'<p class="qa-answer">{e(ans.text)}</p>')
+        parts.append(f'<p class="qa-meta">confidence {ans.score:.2f}</p>')
+    shown = [ans.cited] if ans.cited else ans.sources[:1]
+    for src in shown:
+        label = "Source" if src.answer_start is not None else "Closest passage"
+        parts.append(f'<p class="qa-meta">{label}: {e(src.title)} ({e(src.doc_id)}), '
+                     f'characters {src.start}–{src.end}</p>')
+        if src.answer_start is not None:
+            s, t = src.answer_start - src.start, src.answer_end - src.start
+            body = f"{e(src.text[:s])}<mark>{e(src.text[s:t])}</mark>{e(src.text[t:])}"
+        else:
+            body = e(src.text)
+        parts.append(f'<blockquote class="qa-source">{body}</blockquote>')
+    # one HTML block with no blank lines, so the chat's markdown renderer leaves it as it is
+    return "".join(parts).replace("\n", "<br>")
+
+
+def documents_markdown(assistant: Assistant) -> str:
+    rows = [f"- **{html.escape(d.title)}** ({html.escape(d.id)}, {len(d.text.split()):,} words)"
+            for d in assistant.index.documents.values()]
+    return "### Indexed documents\n" + "\n".join(rows)
+
+
+def build(assistant: Assistant):
+    import gradio as gr
+
+    def answer(message: str, pairs: list[tuple[str, str]]) -> tuple[str, str]:
+        """(rendered reply, plain answer text for the conversation)."""
+        try:
+            ans = assistant.ask(message, pairs)
+        except QuestionError as err:
+            return f'<p class="qa-refusal">{html.escape(str(err))}</p>', ""
+        return render(ans), "" if ans.abstained else ans.text
+
+    def respond(message: str, chat: list, pairs: list):
+        reply, text = answer(message, pairs)
+        shown = html.escape(message if len(message) <= 2000 else message[:2000] + "…")
+        chat = [*chat, {"role": "user", "content": shown}, {"role": "assistant", "content": reply}]
+        if text or not reply.startswith('<p class="qa-refusal">'):
+            pairs = [*pairs, (message, text)]
+        return "", chat, pairs
+
+    def api_chat(message: str) -> str:
+        """One question, no history: the rendered answer with its source."""
+        return answer(message, [])[0]
+
+    def upload(path):
+        if not path:
+            return "Choose a .txt, .md or .html file.", documents_markdown(assistant)
+        p = Path(path)
+        try:
+            if p.stat().st_size > MAX_UPLOAD_BYTES:
+                raise DocumentError(f"{p.name}: larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
+            if p.suffix.lower() not in (".txt", ".md", ".markdown", ".html", ".htm"):
+                raise DocumentError(f"{p.name}: unsupported file type (use .txt, .md or .html)")
+            doc = from_bytes(p.read_bytes(), p.name)
+            assistant.add_documents([doc])
+        except DocumentError as err:
+            return f"Not added: {html.escape(str(err))}. The index is unchanged.", documents_markdown(assistant)
+        return (f"Added **{html.escape(doc.title)}** ({len(doc.text.split()):,} words); ask about it now.",
+                documents_markdown(assistant))
+
+    with gr.Blocks(title="Ask the article") as demo:
+        gr.Markdown("## Ask the article\nAnswers are quoted from the indexed articles, with the source "
+                    "passage and the answer highlighted. When the articles do not say, the assistant says so.")
+        pairs = gr.State([])  # this browser session's (question, answer) turns
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(height=520, label="Chat", elem_id="chat")
+                with gr.Row():
+                    box = gr.Textbox(placeholder="Ask a question about the article…", max_lines=4, show_label=False,
+                                     elem_id="question", scale=5)
+                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                    clear = gr.Button("Clear", scale=1, elem_id="clear")
+                gr.Examples(EXAMPLES, inputs=box, label="Examples")
+            with gr.Column(scale=1):
+                docs = gr.Markdown(documents_markdown(assistant), elem_id="documents")
+                file = gr.File(label="Add a document (.txt, .md, .html)", file_types=[".txt", ".md", ".html", ".htm"],
+                               type="filepath", elem_id="upload")
+                status = gr.Markdown(elem_id="upload-status")
+        for trigger in (box.submit, send.click):
+            trigger(respond, [box, chat, pairs], [box, chat, pairs], api_visibility="private", concurrency_limit=4)
+        clear.click(lambda: ("", [], []), None, [box, chat, pairs], api_visibility="private")
+        file.upload(upload, file, [status, docs], api_name="upload", concurrency_limit=1)
+        gr.api(api_chat, api_name="chat", concurrency_limit=4)
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    return demo
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, index_dir=None, block: bool = True):
+    import gradio as gr
+
+    assistant = Assistant.load(index_dir=index_dir)
+    assistant.warm_up()
+    demo = build(assistant)
+    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, show_error=False,
+                css=CSS, theme=gr.themes.Soft())
+    print(f"ready: http://{host}:{port}", flush=True)
+    if block:
+        threading.Event().wait()
+    return demo

