@@ -1,0 +1,120 @@
+"""`qa bench`: where the time goes, measured in one run (ratios are within this run)."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+DEV = Path(__file__).resolve().parent.parent / "tests" / "data" / "dev-squad2.json"
+
+
+def _p(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else None
+
+
+def _cold_start_s() -> float:
+    """A fresh process: import, open the saved index, load the models, answer one question."""
+    code = ("import time; t = time.perf_counter(); from qa import Assistant; "
+            "Assistant.load().ask('Which broadcaster showed footage of the two leaders?'); "
+            "print(time.perf_counter() - t)")
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    inner = float(out.stdout.strip().splitlines()[-1])
+    return max(inner, time.perf_counter() - t0)
+
+
+def _concurrent(assistant, clients: int, per_client: int, questions: list[str]) -> tuple[float, int]:
+    """N gradio_client clients against the real web server on loopback, each a bounded loop."""
+    import socket
+
+    from gradio_client import Client
+
+    from qa.web import build
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo = build(assistant)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    errors, done = [], []
+
+    def run(k):
+        try:
+            c = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            for i in range(per_client):
+                reply = c.predict(questions[(k * per_client + i) % len(questions)], api_name="/chat")
+                (done if "qa-answer" in reply or "qa-refusal" in reply else errors).append(1)
+        except Exception:  # counted, not raised: the figure is the error count
+            errors.append(1)
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    elapsed = time.perf_counter() - t0
+    demo.close()
+    return len(done) / elapsed, len(errors)
+
+
+def run(json_out: Path | None = None, clients: int = 8, per_client: int = 5) -> dict:
+    from rich.console import Console
+    from rich.table import Table
+
+    from qa import Assistant
+    from qa.assistant import default_documents
+    from qa.evaluate import load_question_set
+    from qa.index import Index
+
+    console = Console()
+    questions = [t.question for c in load_question_set(DEV).conversations for t in c]
+    figures: dict = {"cold_start_s": _cold_start_s()}
+    with tempfile.TemporaryDirectory() as tmp:
+        a = Assistant.load(index_dir=tmp)
+        a.warm_up()
+        t0 = time.perf_counter()
+        Index.build(default_documents(), a.embedder, a.settings.chunk_words, a.settings.chunk_overlap).save(tmp)
+        figures["index_build_s"] = time.perf_counter() - t0
+        totals, retrieval, reader, bare = [], [], [], []
+        for q in questions:
+            ans = a.ask(q)
+            totals.append(ans.timings["total_s"])
+            retrieval.append(ans.timings["retrieval_s"])
+            reader.append(ans.timings["reader_s"])
+            texts = [s.text for s in sorted(ans.sources, key=lambda s: -s.score)]
+            t1 = time.perf_counter()
+            a.reader.read(q, texts)  # the bare model on the same passages
+            bare.append(time.perf_counter() - t1)
+        whole = default_documents()[0].text
+        whole_times = []
+        for q in questions[:20]:
+            t1 = time.perf_counter()
+            a.reader.read(q, [whole])
+            whole_times.append(time.perf_counter() - t1)
+        figures.update(
+            latency_p50_s=statistics.median(totals), latency_p95_s=_p(totals, 0.95),
+            retrieval_p50_s=statistics.median(retrieval), reader_p50_s=statistics.median(reader),
+            reader_only_p50_s=statistics.median(bare), whole_article_p50_s=statistics.median(whole_times))
+        figures["overhead_ratio"] = figures["latency_p50_s"] / figures["reader_only_p50_s"] - 1
+        figures["concurrent_qps"], figures["concurrent_errors"] = _concurrent(a, clients, per_client, questions)
+    figures["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    figures.update(questions=len(questions), clients=clients, per_client=per_client, reader=a.reader.name)
+    table = Table(title="qa bench")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for k, v in figures.items():
+        table.add_row(k, f"{v:.3f}" if isinstance(v, float) else str(v))
+    console.print(table)
+    if json_out:
+        Path(json_out).write_text(json.dumps(figures, indent=2))
+    return figures
