@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,7 +82,9 @@ def evaluate(path: str | Path, assistant=None, index_dir: str | Path | None = No
     from qa.assistant import Assistant
 
     qs = load_question_set(path)
-    convs = qs.conversations[:limit] if limit else qs.conversations
+    convs = qs.conversations
+    if limit and limit < len(convs):  # evenly spaced, so every article is represented
+        convs = [convs[int(i * len(convs) / limit)] for i in range(limit)]
     tmp = None
     if assistant is None:
         if index_dir is None:
@@ -93,7 +96,7 @@ def evaluate(path: str | Path, assistant=None, index_dir: str | Path | None = No
     threshold = assistant.settings.threshold
     rows = []
     turns = [t for conv in convs for t in conv]
-    bar = _progress(len(turns), progress)
+    bar = _progress(len(turns), progress and sys.stderr.isatty())
     for conv in convs:
         history: list[tuple[str, str]] = []
         for turn in conv:

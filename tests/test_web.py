@@ -69,19 +69,26 @@ def test_api_refuses_markup_execution(client):
 
 
 def test_concurrent_clients(server):
+    """8 clients x 25 questions on loopback: no errors, and every reply is the right one."""
     from gradio_client import Client
 
-    questions = ["Which broadcaster showed footage of the two leaders?", "What is the population of Harbin?"]
+    expected = {
+        "Which broadcaster showed footage of the two leaders?": "<mark>CCTV</mark>",
+        "Which news agency reported that Putin thanked Xi?": "<mark>Xinhua</mark>",
+        "How large was trade between Russia and China last year?": "<mark>$240 billion</mark>",
+        "What is the population of Harbin?": "The article does not say.",
+    }
+    questions = list(expected)
 
     def one_client(k):
         c = Client(server[0], verbose=False)
-        return [c.predict(questions[(k + i) % 2], api_name="/chat") for i in range(3)]
+        return [(q, c.predict(q, api_name="/chat")) for q in (questions[(k + i) % 4] for i in range(25))]
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        replies = [r for rs in pool.map(one_client, range(8)) for r in rs]
-    assert len(replies) == 24
-    assert sum("<mark>CCTV</mark>" in r for r in replies) == 12
-    assert sum("does not say" in r for r in replies) == 12
+        replies = [r for rs in pool.map(one_client, range(8), timeout=900) for r in rs]
+    assert len(replies) == 200
+    wrong = [(q, r[:80]) for q, r in replies if expected[q] not in r]
+    assert not wrong
 
 
 def test_upload_adds_a_document_and_rejects_bad_files(client, server, tmp_path):

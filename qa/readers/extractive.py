@@ -17,6 +17,7 @@ from qa.readers.base import Candidate
 MAX_LEN = 256
 STRIDE = 96
 MAX_ANSWER_TOKENS = 30
+CURRENCY = "$€£¥₽"
 
 
 @dataclass
@@ -85,10 +86,9 @@ class ExtractiveReader:
 
     name = "extractive"
 
-    def __init__(self, model: str, adapter: str | None = None, threads: int | None = None):
+    def __init__(self, model: str, adapter: str | None = None):
         self.model_id = model
         self.adapter = adapter
-        self.threads = threads
         self._model = None
         self._tok = None
         self._lock = threading.Lock()
@@ -115,8 +115,6 @@ class ExtractiveReader:
                         if not Path(self.model_id).exists() else "the files are damaged: reinstall or retrain them")
                 raise ModelError(f"cannot load the reader {where} ({type(e).__name__}); {hint}") from e
             model.eval()
-            if self.threads:
-                torch.set_num_threads(self.threads)
             self._model = model
 
     def read(self, question: str, passages: list[str]) -> list[Candidate]:
@@ -143,6 +141,11 @@ class ExtractiveReader:
                                        line=token_lines(passages[pi], offsets))
             if span is None:
                 continue
+            start = span.start
+            # wordpieces split "$240" into "$" + "240"; a currency sign belongs to the amount
+            if start > 0 and passages[pi][start - 1] in CURRENCY and passages[pi][start:start + 1].isdigit():
+                start -= 1
+            span.start = start
             margin = span.score - null
             best = cands.get(pi)
             if best is None or margin > best.score:

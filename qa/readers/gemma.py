@@ -40,10 +40,10 @@ class GemmaSpanReader:
 
     name = "gemma-span"
 
-    def __init__(self, model: str, beam: int = 12, threads: int | None = None):
+    def __init__(self, model: str, beam: int = 12, max_passages: int = 2):
         self.model_id = model
         self.beam = beam
-        self.threads = threads
+        self.max_passages = max_passages  # a small base model reads one or two passages best
         self._model = None
         self._tok = None
         self._end_ids = None
@@ -56,8 +56,6 @@ class GemmaSpanReader:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            if self.threads:
-                torch.set_num_threads(self.threads)
             from qa.models import ModelError
 
             try:
@@ -84,6 +82,7 @@ class GemmaSpanReader:
         self.warm_up()
         import torch
 
+        passages = passages[: self.max_passages]
         if not passages:
             return []
         tok = self._tok
