@@ -5,6 +5,7 @@ import json
 import statistics
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,8 +110,6 @@ def evaluate(path: str | Path, assistant=None, index_dir: str | Path | None = No
 
 
 def _ask(assistant, turn: Turn, history, gold_context: bool, threshold: float) -> dict:
-    import time
-
     from qa.assistant import QuestionError
 
     t0 = time.perf_counter()
@@ -118,12 +117,14 @@ def _ask(assistant, turn: Turn, history, gold_context: bool, threshold: float) -
     try:
         if gold_context:
             cands = assistant.reader.read(turn.question, [turn.context])
-            sim = float(assistant.embedder.encode([turn.question, turn.context]).prod(0).sum())
-            conf, best, x = assistant.best_candidate(turn.question, cands, [sim])
+            q_vec, c_vec = assistant.embedder.encode([turn.question, turn.context])
+            conf, best, x = assistant.best_candidate(turn.question, cands, [float(q_vec @ c_vec)])
+            latency = time.perf_counter() - t0
             guess, passages, cited = (best.text if best else ""), [], turn.context
             span = (best.start, best.end) if best else None
         else:
             ans = assistant.ask(turn.question, history)
+            latency = time.perf_counter() - t0
             conf, guess, x = ans.score, ans.candidate, list(ans.evidence.values())
             passages = assistant.retrieve(turn.question, history, 10)
             src = ans.cited or (ans.sources[0] if ans.sources else None)
@@ -131,12 +132,13 @@ def _ask(assistant, turn: Turn, history, gold_context: bool, threshold: float) -
             span = (src.answer_start - src.start, src.answer_end - src.start) if ans.cited else None
     except QuestionError as e:
         conf, guess, passages, cited, span, x = 0.0, "", [], str(e), None, []
+        latency = time.perf_counter() - t0
     abstained = conf < threshold or not guess
     pred = "" if abstained else guess
     row["em"], row["f1"] = score(turn.golds, pred)
     row["f1_if_answered"] = score(turn.golds, guess)[1] if turn.golds else 0.0
     row.update(prediction=pred, candidate=guess, confidence=conf, abstained=abstained,
-               latency_s=time.perf_counter() - t0, passage_ids=[p.chunk.id for p in passages],
+               latency_s=latency, passage_ids=[p.chunk.id for p in passages],
                cited_passage=cited, span=span, features=x)
     if turn.golds and passages:
         hits = [i for i, p in enumerate(passages) if _contains_gold(p.chunk.text, turn.golds)]
