@@ -15,7 +15,7 @@ from qa.document import DocumentError, from_bytes
 
 EXAMPLES = [
     "How large was trade between Russia and China last year?",
-    "What is the capital of Heilongjiang province?",
+    "Which city did Putin visit on the second day of his trip to China?",
     "Which news agency reported that Putin thanked Xi?",
     "What is the population of Harbin?",
 ]
