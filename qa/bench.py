@@ -12,12 +12,9 @@ import threading
 import time
 from pathlib import Path
 
+from qa.metrics import percentile
+
 DEV = Path(__file__).resolve().parent.parent / "tests" / "data" / "dev-squad2.json"
-
-
-def _p(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else None
 
 
 def _cold_start_s() -> float:
@@ -102,7 +99,7 @@ def run(json_out: Path | None = None, clients: int = 8, per_client: int = 5) -> 
             a.reader.read(q, [whole])
             whole_times.append(time.perf_counter() - t1)
         figures.update(
-            latency_p50_s=statistics.median(totals), latency_p95_s=_p(totals, 0.95),
+            latency_p50_s=statistics.median(totals), latency_p95_s=percentile(totals, 0.95),
             retrieval_p50_s=statistics.median(retrieval), reader_p50_s=statistics.median(reader),
             reader_only_p50_s=statistics.median(bare), whole_article_p50_s=statistics.median(whole_times))
         figures["overhead_ratio"] = figures["latency_p50_s"] / figures["reader_only_p50_s"] - 1

@@ -78,7 +78,7 @@ def clean_lines(raw: str) -> list[str]:
     # A caption line is followed by the same text with a credit glued on: drop both.
     credits = [line for line in lines if _CREDIT.search(line)]
     kept = []
-    for i, line in enumerate(lines):
+    for line in lines:
         if _NAV.match(line) or _CREDIT.search(line) or _BYLINE.match(line):
             continue
         if any(c.startswith(line) for c in credits):

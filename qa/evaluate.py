@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.document import Document
-from qa.metrics import best_threshold, normalize_answer, score, summarize
+from qa.metrics import best_threshold, normalize_answer, percentile, score, summarize
 
 
 @dataclass
@@ -155,10 +155,10 @@ def report(rows: list[dict], fmt: str, threshold: float, gold_context: bool) -> 
         for k in (1, 3, 5):
             out[f"recall_at_{k}"] = sum(1 for r in ranked if r["gold_rank"] and r["gold_rank"] <= k) / len(ranked)
         out["mrr"] = sum(1 / r["gold_rank"] for r in ranked if r["gold_rank"]) / len(ranked)
-    lat = sorted(r["latency_s"] for r in rows)
+    lat = [r["latency_s"] for r in rows]
     if lat:
         out["latency_p50_s"] = statistics.median(lat)
-        out["latency_p95_s"] = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
+        out["latency_p95_s"] = percentile(lat, 0.95)
     has = [r for r in rows if r["has_answer"]]
     no = [r for r in rows if not r["has_answer"]]
     out["noans_refused"] = sum(r["abstained"] for r in no) / len(no) if no else None

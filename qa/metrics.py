@@ -56,6 +56,12 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
+def percentile(values, q: float):
+    """The nearest-rank q-quantile (0 <= q <= 1), or None for no values."""
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else None
+
+
 def best_threshold(rows: list[dict]) -> tuple[float, float]:
     """Sweep the abstention threshold over the answers' confidences, as the official script does.
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 import random
 import shutil
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.metrics import best_threshold, score
-from qa.readers.extractive import MAX_LEN, STRIDE, context_mask, decode_window, tokenize_windows
+from qa.readers.extractive import context_mask, tokenize_windows
 
 
 BASE_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -143,22 +142,16 @@ def dev_questions(path: str, n: int, seed: int = 0) -> list[dict]:
     return random.Random(seed).sample(qs, n) if n and n < len(qs) else qs
 
 
-def evaluate_gold_context(model, tok, qs: list[dict], batch_size: int = 32) -> dict:
+def evaluate_gold_context(model, tok, qs: list[dict]) -> dict:
     """SQuAD v2 F1 with the reader seeing each question's own paragraph; threshold swept on the same set."""
-    import torch
-
     from qa.readers.extractive import ExtractiveReader
 
-    reader = ExtractiveReader.__new__(ExtractiveReader)
-    reader._model, reader._tok = model, tok
-    import threading
-
-    reader._lock = threading.Lock()
+    reader = ExtractiveReader.from_loaded(model, tok)
     rows = []
     for q in qs:
         cands = reader.read(q["q"], [q["c"]])
         pred, conf = (cands[0].text, cands[0].confidence) if cands else ("", 0.0)
-        em, f1 = score(q["golds"], pred)
+        _, f1 = score(q["golds"], pred)
         has = bool(q["golds"])
         rows.append({"has_answer": has, "confidence": conf, "f1_if_answered": f1 if has else 0.0})
     best_f1, thresh = best_threshold(rows)

