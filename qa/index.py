@@ -1,6 +1,7 @@
 """The saved index: FAISS vectors + chunk store + documents, with a manifest that is checked on load."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -34,6 +35,7 @@ class Embedder:
         self.path = path
         self._model = None
         self._lock = threading.Lock()
+        self._query_vector = functools.lru_cache(maxsize=1024)(self._embed_query)
 
     def warm_up(self) -> None:
         with self._lock:
@@ -54,6 +56,23 @@ class Embedder:
             vecs = self._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
                                       batch_size=32, show_progress_bar=False)
         return np.asarray(vecs, dtype="float32")
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One question's vector, shape (1, dim). Cached: a chat repeats and rephrases questions."""
+        return self._query_vector(text).copy()
+
+    def clear_cache(self) -> None:
+        self._query_vector.cache_clear()
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        import torch
+
+        self.warm_up()
+        # straight through the model's modules: encode()'s batching bookkeeping costs more than a short query
+        with self._lock, torch.inference_mode():
+            vec = self._model(self._model.preprocess([text]))["sentence_embedding"]
+            vec = torch.nn.functional.normalize(vec, dim=-1)
+        return vec.numpy().astype("float32")
 
 
 def _sha(path: Path) -> str:

@@ -45,9 +45,14 @@ def read_models_file(path: str | Path) -> dict[str, ModelEntry]:
         if "=" not in line:
             raise ModelError(f"{path}:{n}: expected 'role = model [@ source]', got {line!r}")
         role, spec = (x.strip() for x in line.split("=", 1))
-        model, _, source = (x.strip() for x in spec.partition("@"))
-        entries[role] = ModelEntry(role, model, source)
+        entries[role] = parse_entry(role, spec)
     return entries
+
+
+def parse_entry(role: str, spec: str) -> ModelEntry:
+    """`MODEL [@ SOURCE]`, as written on the right of a models.txt line."""
+    model, _, source = (x.strip() for x in spec.partition("@"))
+    return ModelEntry(role, model, source)
 
 
 def _package_dir(package: str) -> Path:

@@ -41,7 +41,7 @@ class Retriever:
 
     def search(self, query: str, k: int = 4) -> list[Passage]:
         n = len(self.index.chunks)
-        qv = self.embedder.encode([query])
+        qv = self.embedder.encode_query(query)
         dense, order = self.index.faiss.search(qv, n)
         dense_score = {int(i): float(s) for i, s in zip(order[0], dense[0]) if i >= 0}
         dense_rank = {int(i): r for r, i in enumerate(order[0]) if i >= 0}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.chunking import sentences
 from qa.metrics import best_threshold, score
 from qa.readers.extractive import context_mask, tokenize_windows
 
@@ -28,14 +30,15 @@ reader = ExtractiveReader(str(minilm_path()), adapter="models/reader-minilm-squa
 ```
 
 ## Data and licence
-SQuAD v1.1 training set (87,599 questions, 442 Wikipedia articles), with about one negative per two questions: a
-question paired with another paragraph of its article, labelled no-answer (the CLS position). Validation on a fixed
+SQuAD v1.1 training set (87,599 questions, 442 Wikipedia articles), plus no-answer examples labelled at the CLS
+position: a question paired with another paragraph of its article and, from phase 2 on, hard ones on its own
+paragraph (the answer sentence removed, an entity of the question swapped, the question negated). Validation on a fixed
 sample of 400 questions of SQuAD v2.0 dev, half A. SQuAD is released under **CC BY-SA 4.0** (Rajpurkar et al. 2016,
 2018); this adapter is a derivative and carries the same licence.
 
 ## Training
-`qa train` (seed {seed}): 256-token windows, stride 96, batches of 32 sorted by length, AdamW lr {lr} with 3% warm-up and
-linear decay, on 2 CPU cores. This export: step {step} of {total} (about {examples:,} windows), last loss {loss:.3f}.
+`qa train`: 256-token windows, stride 96, batches of 32 sorted by length, AdamW lr {lr} with 3% warm-up and
+linear decay, on 2 CPU cores. {phases}
 
 Validation at the last evaluation (SQuAD v2 F1 with the no-answer threshold swept on the same 400 questions):
 
@@ -57,7 +60,13 @@ class TrainConfig:
     warmup: float = 0.03
     epochs: float = 0.3
     max_examples: int = 0  # 0 = all; the smoke test uses a few
-    negative_ratio: float = 0.5  # one negative per two answerable questions -> a third unanswerable
+    # no-answer examples per answerable question (rates): another paragraph of the same article, and
+    # three hard kinds on the question's own paragraph (see hard_negatives)
+    neg_other: float = 0.25
+    neg_removed: float = 0.2
+    neg_swap: float = 0.15
+    neg_negation: float = 0.08
+    init_adapter: str = ""  # start a new run from this adapter (a second phase), not from scratch
     lora_r: int = 32
     lora_alpha: int = 64
     eval_every: int = 250
@@ -67,9 +76,45 @@ class TrainConfig:
     threads: int = 0
 
 
-def squad_examples(path: str, negative_ratio: float, rng: random.Random, limit: int = 0) -> list[dict]:
-    """Answerable questions plus negatives: a question paired with another paragraph of its article."""
+_ENTITY = re.compile(r"\b(?:[A-Z][a-z]{2,}|1[0-9]{3}|20[0-9]{2})\b")
+_AUX = re.compile(r"^((?:What|Who|Whom|When|Where|Which|Why|How)\b.*?\b(?:did|does|do|is|was|are|were|can|could|would|will|has|have|had))\b ")
+
+
+def hard_negatives(question: str, context: str, answer: str, answer_start: int, pool: list[str],
+                   cfg: "TrainConfig", rng: random.Random) -> list[dict]:
+    """No-answer examples on the question's own paragraph, in the spirit of SQuAD 2.0's unanswerables:
+    the answer sentence removed, an entity of the question swapped, or the question negated."""
+    out = []
+    if rng.random() < cfg.neg_removed:
+        spans = [(s, e) for s, e in sentences(context) if s <= answer_start < e]
+        if spans:
+            s, e = spans[0]
+            rest = (context[:s] + context[e:]).strip()
+            if len(rest) > 100 and answer.lower() not in rest.lower():
+                out.append({"q": question, "c": rest, "s": -1, "t": ""})
+    if rng.random() < cfg.neg_swap:
+        found = [m for m in _ENTITY.finditer(question) if m.start() > 0 and m.group() in context]
+        if found:
+            m = rng.choice(found)
+            if m.group().isdigit():
+                new = str(int(m.group()) + rng.choice([-1, 1]) * rng.randint(3, 40))
+            else:
+                new = rng.choice(pool)
+            if new not in context:
+                out.append({"q": question[:m.start()] + new + question[m.end():], "c": context, "s": -1, "t": ""})
+    if rng.random() < cfg.neg_negation and " not " not in question:
+        negated, n = _AUX.subn(r"\1 not ", question, count=1)
+        if n:
+            out.append({"q": negated, "c": context, "s": -1, "t": ""})
+    return out
+
+
+def squad_examples(path: str, cfg: "TrainConfig", rng: random.Random) -> list[dict]:
+    """Answerable questions plus no-answer examples: another paragraph of the article, or hard negatives."""
     data = json.loads(Path(path).read_text())["data"]
+    # names from every article, to swap into questions about another one
+    names = sorted({m.group() for art in data for p in art["paragraphs"] for m in _ENTITY.finditer(p["context"])
+                    if not m.group().isdigit()})
     out = []
     for article in data:
         paras = [p["context"] for p in article["paragraphs"]]
@@ -77,12 +122,14 @@ def squad_examples(path: str, negative_ratio: float, rng: random.Random, limit: 
             for qa in para["qas"]:
                 ans = qa["answers"][0]
                 out.append({"q": qa["question"], "c": para["context"], "s": ans["answer_start"], "t": ans["text"]})
-                if len(paras) > 1 and rng.random() < negative_ratio:
+                if len(paras) > 1 and rng.random() < cfg.neg_other:
                     other = rng.choice([c for k, c in enumerate(paras) if k != pi])
                     if ans["text"].lower() not in other.lower():
                         out.append({"q": qa["question"], "c": other, "s": -1, "t": ""})
+                out += hard_negatives(qa["question"], para["context"], ans["text"], ans["answer_start"], names,
+                                      cfg, rng)
     rng.shuffle(out)
-    return out[:limit] if limit else out
+    return out[:cfg.max_examples] if cfg.max_examples else out
 
 
 def build_features(tok, examples: list[dict]) -> list[dict]:
@@ -186,7 +233,7 @@ def train(cfg: TrainConfig) -> dict:
     log = (out / "log.jsonl").open("a")
     tok, model = load_base(cfg.lora_r, cfg.lora_alpha)
     rng = random.Random(cfg.seed)
-    feats = build_features(tok, squad_examples(cfg.train_file, cfg.negative_ratio, rng, cfg.max_examples))
+    feats = build_features(tok, squad_examples(cfg.train_file, cfg, rng))
     plan = batches(feats, cfg.batch_size, cfg.seed)
     total = max(1, int(len(plan) * cfg.epochs))
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.01)
@@ -206,6 +253,12 @@ def train(cfg: TrainConfig) -> dict:
         step = state["step"]
         torch.set_rng_state(torch.load(ckpt / "rng.pt"))
         print(f"resumed at step {step}/{total}")
+    elif cfg.init_adapter:
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        set_peft_model_state_dict(model, load_file(str(Path(cfg.init_adapter) / "adapter_model.safetensors")))
+        print(f"starting from the adapter in {cfg.init_adapter}")
     dev = dev_questions(cfg.dev_file, cfg.eval_questions) if cfg.eval_questions else []
     model.train()
     last_save = time.time()
@@ -253,6 +306,9 @@ def _save(model, opt, sched, step, total, cfg, ckpt: Path, loss, metrics) -> Non
     torch.save(sched.state_dict(), tmp / "scheduler.pt")
     torch.save(torch.get_rng_state(), tmp / "rng.pt")
     state = {"step": step, "total": total, "loss": float(loss), "metrics": metrics, "config": asdict(cfg)}
+    if cfg.init_adapter:  # keep the earlier phases' record for the model card
+        earlier = Path(cfg.init_adapter) / "training_state.json"
+        state["previous"] = json.loads(earlier.read_text()) if earlier.exists() else None
     (tmp / "state.json").write_text(json.dumps(state, indent=2))
     old = ckpt.with_name(ckpt.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -274,10 +330,22 @@ def export_adapter(ckpt: Path, export: Path) -> None:
     state = json.loads((ckpt / "state.json").read_text())
     (export / "training_state.json").write_text(json.dumps(state, indent=2))
     (export / "README.md").write_text(MODEL_CARD.format(
-        step=state["step"], total=state["total"], examples=state["step"] * state["config"]["batch_size"],
-        seed=state["config"]["seed"], loss=state["loss"], r=state["config"]["lora_r"],
+        phases=" ".join(_phases(state)), seed=state["config"]["seed"], r=state["config"]["lora_r"],
         alpha=state["config"]["lora_alpha"], lr=state["config"]["lr"],
         metrics=json.dumps(state.get("metrics") or {}, indent=2)))
+
+
+def _phases(state: dict | None) -> list[str]:
+    """One line per training phase, oldest first."""
+    if not state:
+        return []
+    c = state["config"]
+    negatives = ", ".join(f"{k[4:]} {c[k]}" for k in ("neg_other", "neg_removed", "neg_swap", "neg_negation")
+                          if k in c) or f"other paragraph {c.get('negative_ratio')}"
+    return _phases(state.get("previous")) + [
+        f"Phase {len(_phases(state.get('previous'))) + 1}: step {state['step']} of {state['total']} "
+        f"(about {state['step'] * c['batch_size']:,} windows), lr {c['lr']}, seed {c['seed']}, "
+        f"no-answer rates ({negatives}), last loss {state['loss']:.3f}."]
 
 
 if __name__ == "__main__":

@@ -65,3 +65,19 @@ def article():
     from qa.assistant import default_documents
 
     return default_documents()[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A tiny random BertForQuestionAnswering folder: the path a hub id or folder in models.txt takes."""
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    from qa.models import minilm_path
+
+    path = tmp_path_factory.mktemp("tiny-qa")
+    tok = AutoTokenizer.from_pretrained(str(minilm_path()))
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    BertForQuestionAnswering(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path

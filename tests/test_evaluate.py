@@ -51,3 +51,15 @@ def test_coqa_dev_set_holds_its_recorded_f1(assistant):
     result = evaluate(DATA / "dev-coqa.json", assistant=assistant, progress=False)
     assert result["format"] == "coqa" and result["total"] >= 25
     assert result["f1"] >= BASELINE["coqa_f1"] - 3, f"CoQA F1 {result['f1']:.1f} < recorded {BASELINE['coqa_f1']}"
+
+
+@pytest.mark.slow
+def test_compare_scores_readers_on_the_same_passages(tiny_model):
+    """`qa compare`: one index, each reader on the same retrieved passages; the trained reader beats a random one."""
+    from qa.evaluate import compare
+
+    trained, random_reader = "minilm-squad-lora @ models/reader-minilm-squad-lora", str(tiny_model)
+    results = compare(DATA / "dev-squad2.json", [trained, random_reader], limit=20, progress=False)
+    assert list(results) == [trained, random_reader]
+    assert all(r["same_passages"] and r["total"] == 20 for r in results.values())
+    assert results[trained]["best_f1"] > results[random_reader]["best_f1"] + 10

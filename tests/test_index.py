@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from qa.assistant import open_index
@@ -65,3 +66,13 @@ def test_missing_index_is_built(tmp_path, embedder):
     settings = Settings(index_dir=str(tmp_path / "fresh"))
     index = open_index(settings, embedder)
     assert "article" in index.documents and (tmp_path / "fresh" / "manifest.json").exists()
+
+
+def test_query_vector_matches_batch_encoding_and_cache_is_safe(embedder):
+    q = "Which city did Putin visit on the second day?"
+    batch = embedder.encode([q, "Harbin is in northeastern China."])
+    single = embedder.encode_query(q)
+    assert single.shape == (1, batch.shape[1])
+    assert np.allclose(single[0], batch[0], atol=1e-5)
+    single[:] = 0  # a caller changing its copy must not change what the cache returns next time
+    assert np.allclose(embedder.encode_query(q)[0], batch[0], atol=1e-5)

@@ -31,3 +31,28 @@ def test_smoke_training_resumes_and_reloads(tmp_path):
     reader = ExtractiveReader(str(minilm_path()), adapter=str(exported))
     cands = reader.read("Where is Harbin?", ["Harbin is a city in northeastern China."])
     assert cands and cands[0].text in "Harbin is a city in northeastern China."
+    # a further phase starts from the exported adapter, and its card keeps the earlier phase's record
+    third = train(TrainConfig(**{**cfg.__dict__, "out": str(tmp_path / "phase2"), "init_adapter": str(exported),
+                                 "max_steps": 2}))
+    assert third["step"] == 2
+    card = (exported / "README.md").read_text()
+    assert "Phase 1: step 24" in card and "Phase 2: step 2" in card
+
+
+@pytest.mark.skipif(not SQUAD.exists(), reason="../shared/squad is not beside the checkout")
+def test_hard_negatives_are_unanswerable_on_their_own_paragraph():
+    import random
+
+    from qa.train import squad_examples
+
+    cfg = TrainConfig(train_file=str(SQUAD), neg_other=0, neg_removed=1, neg_swap=1, neg_negation=1)
+    examples = squad_examples(cfg.train_file, cfg, random.Random(0))
+    negatives = [e for e in examples if e["s"] < 0]
+    assert len(negatives) > 50_000
+    answered = {e["q"]: e for e in examples if e["s"] >= 0}
+    contexts = {e["c"] for e in answered.values()}
+    for e in random.Random(1).sample(negatives, 3000):
+        if e["q"] in answered:  # the answer sentence was removed: the gold answer is gone from the text
+            assert answered[e["q"]]["t"].lower() not in e["c"].lower()
+        else:  # an entity swapped or the question negated: a question the paragraph does not answer
+            assert e["c"] in contexts

@@ -3,24 +3,10 @@ import pytest
 
 from qa import Assistant
 from qa.assistant import default_documents
-from qa.models import minilm_path
 from qa.readers import make_reader
 from qa.readers.extractive import ExtractiveReader
 from qa.models import ModelEntry
 from qa.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
-
-    path = tmp_path_factory.mktemp("tiny-qa")
-    tok = AutoTokenizer.from_pretrained(str(minilm_path()))
-    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512)
-    BertForQuestionAnswering(config).save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
 
 
 def test_make_reader_picks_the_extractive_reader(tiny_model):
