@@ -23,9 +23,15 @@ _TIME = re.compile(r"\d|\b(january|february|march|april|may|june|july|august|sep
 DEFAULT_WEIGHTS = (0.0, 1.0, 0.0, 0.0)  # plain sigmoid of the reader score until calibrated
 
 
+_PERCENT_Q = re.compile(r"\b(percent(age)?|per cent)\b", re.I)
+_PERCENT = re.compile(r"%|\bper ?cent\b", re.I)
+
+
 def type_match(question: str, answer: str) -> float:
-    """0 when the question asks for a number or a time and the answer has none; else 1."""
+    """0 when the question asks for a number, a percentage or a time and the answer has none; else 1."""
     if _NUMERIC_Q.search(question) and not _NUMBER.search(answer):
+        return 0.0
+    if _PERCENT_Q.search(question) and not _PERCENT.search(answer):
         return 0.0
     if _TIME_Q.search(question) and not _TIME.search(answer):
         return 0.0

@@ -1,0 +1,39 @@
+"""Confidence: the answer-type check, and the logistic fit recovering a known rule."""
+import numpy as np
+import pytest
+
+from qa.confidence import DEFAULT_WEIGHTS, confidence, features, fit, type_match
+
+
+@pytest.mark.parametrize("question, answer, expected", [
+    ("How many people live in Harbin?", "10 million", 1.0),
+    ("How many people live in Harbin?", "Little Moscow", 0.0),
+    ("By what percentage did trade grow?", "26%", 1.0),
+    ("By what percentage did trade grow?", "$240 billion", 0.0),
+    ("What percent of exports go to China?", "a third", 0.0),
+    ("When did the invasion begin?", "February 2022", 1.0),
+    ("When did the invasion begin?", "Kharkiv", 0.0),
+    ("In what year was the treaty signed?", "the Kremlin", 0.0),
+    ("Who showed the footage?", "CCTV", 1.0),
+])
+def test_type_match(question, answer, expected):
+    assert type_match(question, answer) == expected
+
+
+def test_default_weights_are_the_reader_probability():
+    x = features("Who?", "CCTV", reader_score=0.0, similarity=0.5)
+    assert confidence(x, DEFAULT_WEIGHTS) == pytest.approx(0.5)
+
+
+def test_fit_recovers_a_known_rule():
+    rng = np.random.default_rng(0)
+    reader = rng.normal(0, 2, 2000)
+    sim = rng.uniform(0, 1, 2000)
+    truth = 1 / (1 + np.exp(-(-1 + 1.5 * reader + 2 * sim)))
+    ys = (rng.uniform(size=2000) < truth).astype(int)
+    xs = [[1.0, r, s, 1.0] for r, s in zip(reader, sim)]
+    w = fit(xs, list(ys))
+    assert w[1] == pytest.approx(1.5, abs=0.3) and w[2] == pytest.approx(2.0, abs=0.6)
+    right = [confidence(x, w) for x, y in zip(xs, ys) if y]
+    wrong = [confidence(x, w) for x, y in zip(xs, ys) if not y]
+    assert np.mean(right) > np.mean(wrong) + 0.2
