@@ -147,7 +147,9 @@ def _print_summary(result: dict) -> None:
 
 @app.command()
 def calibrate(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON to calibrate on"),
-              limit: int = typer.Option(0, help="use only the first N questions/conversations")):
+              limit: int = typer.Option(0, help="use only the first N questions/conversations"),
+              max_refused: float = typer.Option(0.2, help="refuse at most this share of FILE's answerable questions "
+                                                          "(1 = pure best F1)")):
     """Fit the confidence weights and the abstention threshold on FILE; store them in settings.json."""
     from qa import Assistant
     from qa.evaluate import calibrate as fit, evaluate, load_question_set
@@ -159,12 +161,13 @@ def calibrate(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON to 
     with tempfile.TemporaryDirectory() as tmp:
         a = Assistant.load(index_dir=tmp, settings=settings, documents=load_question_set(file).documents)
         result = evaluate(file, assistant=a, limit=limit)
-    weights, thresh, best_f1 = fit(result)
+    weights, thresh, best_f1 = fit(result, max_refused)
     settings = Settings.load()
     settings.save_overrides(threshold=round(thresh, 4),
                             confidence_weights={**settings.confidence_weights, a.reader.name: weights})
-    out.print(f"{a.reader.name}: weights {weights}, threshold {thresh:.4f} "
-              f"(best F1 {best_f1:.1f} on {result['total']} questions of {file}) → {SETTINGS_FILE}")
+    out.print(f"{a.reader.name}: weights {weights}, threshold {thresh:.4f} (F1 {best_f1:.1f} on "
+              f"{result['total']} questions of {file}, refusing at most {max_refused:.0%} of the answerable) "
+              f"→ {SETTINGS_FILE}")
 
 
 @app.command()

@@ -200,14 +200,15 @@ def _progress(total: int, enabled: bool):
     return lambda: bar.update(1)
 
 
-def calibrate(result: dict) -> tuple[list[float], float, float]:
-    """Fit the confidence weights on scored rows (right = F1 >= 0.5), then the best-F1 threshold."""
+def calibrate(result: dict, max_refused: float | None = None) -> tuple[list[float], float, float]:
+    """Fit the confidence weights on scored rows (right = F1 >= 0.5), then the best-F1 threshold
+    among those that refuse at most `max_refused` of the answerable questions."""
     from qa.confidence import confidence, fit
 
     rows = [r for r in result["predictions"] if r["features"]]
     weights = fit([r["features"] for r in rows], [int(r["has_answer"] and r["f1_if_answered"] >= 0.5) for r in rows])
     rescored = [dict(r, confidence=confidence(r["features"], weights)) for r in rows]
-    best_f1, thresh = best_threshold(rescored)
+    best_f1, thresh = best_threshold(rescored, max_refused)
     return weights, thresh, best_f1
 
 

@@ -62,20 +62,26 @@ def percentile(values, q: float):
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else None
 
 
-def best_threshold(rows: list[dict]) -> tuple[float, float]:
+def best_threshold(rows: list[dict], max_refused: float | None = None) -> tuple[float, float]:
     """Sweep the abstention threshold over the answers' confidences, as the official script does.
 
     Each row needs: has_answer, confidence, and f1_if_answered (the F1 the answer would get if given).
     Below the threshold the system abstains, which scores 1 on unanswerable questions and 0 otherwise.
+    With `max_refused`, only thresholds that refuse at most that share of the answerable questions count.
     Returns (best F1 in percent, threshold).
     """
     if not rows:
         return 0.0, 0.5
+    n_has = sum(1 for r in rows if r["has_answer"])
+    refused = n_has
     # Start from "abstain on everything", then admit answers by falling confidence.
     current = sum(0.0 if r["has_answer"] else 1.0 for r in rows)
     best, best_t = current, max(r["confidence"] for r in rows) + 1e-6
+    if max_refused is not None and refused > max_refused * n_has:
+        best = -1.0
     for r in sorted(rows, key=lambda r: -r["confidence"]):
         current += r["f1_if_answered"] - (0.0 if r["has_answer"] else 1.0)
-        if current > best:
+        refused -= r["has_answer"]
+        if current > best and (max_refused is None or refused <= max_refused * n_has):
             best, best_t = current, r["confidence"]
     return 100.0 * best / len(rows), float(min(best_t, 1.0))

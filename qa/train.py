@@ -37,8 +37,10 @@ sample of 400 questions of SQuAD v2.0 dev, half A. SQuAD is released under **CC 
 2018); this adapter is a derivative and carries the same licence.
 
 ## Training
-`qa train`: 256-token windows, stride 96, batches of 32 sorted by length, AdamW lr {lr} with 3% warm-up and
-linear decay, on 2 CPU cores. {phases}
+256-token windows, stride 96, batches of 32 sorted by length, AdamW with 3% warm-up and linear decay, on 2 CPU
+cores. The commands are in the project README ("Training the reader"); `training_state.json` has every setting.
+
+{phases}
 
 Validation at the last evaluation (SQuAD v2 F1 with the no-answer threshold swept on the same 400 questions):
 
@@ -330,8 +332,8 @@ def export_adapter(ckpt: Path, export: Path) -> None:
     state = json.loads((ckpt / "state.json").read_text())
     (export / "training_state.json").write_text(json.dumps(state, indent=2))
     (export / "README.md").write_text(MODEL_CARD.format(
-        phases=" ".join(_phases(state)), seed=state["config"]["seed"], r=state["config"]["lora_r"],
-        alpha=state["config"]["lora_alpha"], lr=state["config"]["lr"],
+        phases="\n".join(f"- {p}" for p in _phases(state)), r=state["config"]["lora_r"],
+        alpha=state["config"]["lora_alpha"],
         metrics=json.dumps(state.get("metrics") or {}, indent=2)))
 
 

@@ -33,3 +33,12 @@ def test_summary_and_threshold_sweep():
     best, thresh = best_threshold(rows)
     # answering only the 0.9 one: 1 + 0 + 1 + 1 = 3/4
     assert best == pytest.approx(75.0) and thresh == pytest.approx(0.9)
+
+
+def test_best_threshold_respects_a_cap_on_refused_answerable():
+    rows = [{"has_answer": h, "confidence": c, "f1_if_answered": f} for h, c, f in
+            [(True, 0.9, 1.0), (False, 0.8, 0.0), (False, 0.7, 0.0), (True, 0.6, 1.0), (True, 0.5, 0.0)]]
+    f1, t = best_threshold(rows)
+    assert t == 0.9 and f1 == pytest.approx(60.0)  # answer only the top one: refuses 2 of 3 answerable
+    f1, t = best_threshold(rows, max_refused=0.34)  # at most 1 of 3 refused: must admit down to 0.6
+    assert t == 0.6 and f1 == pytest.approx(40.0)

@@ -36,7 +36,7 @@ def test_smoke_training_resumes_and_reloads(tmp_path):
                                  "max_steps": 2}))
     assert third["step"] == 2
     card = (exported / "README.md").read_text()
-    assert "Phase 1: step 24" in card and "Phase 2: step 2" in card
+    assert "- Phase 1: step 24" in card and "- Phase 2: step 2" in card
 
 
 @pytest.mark.skipif(not SQUAD.exists(), reason="../shared/squad is not beside the checkout")
