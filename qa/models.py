@@ -96,6 +96,26 @@ def resolve(entry: ModelEntry | str) -> str:
     return entry.model  # a hub id
 
 
+def quietly(load, *args, **kwargs):
+    """Load a model without transformers' load report, progress bar and deprecation warnings: a base model's span
+    head is missing by design when an adapter brings it, and a chat user has no use for the rest."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return load(*args, **kwargs)
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def hub_kwargs(model_id: str) -> dict:
     """Hub ids load from the local cache only, unless the user has allowed the network."""
     if Path(model_id).exists():

@@ -106,15 +106,16 @@ class ExtractiveReader:
                 return
             from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-            from qa.models import ModelError, hub_kwargs
+            from qa.models import ModelError, hub_kwargs, quietly
 
             try:
                 self._tok = AutoTokenizer.from_pretrained(self.model_id, **hub_kwargs(self.model_id))
-                model = AutoModelForQuestionAnswering.from_pretrained(self.model_id, **hub_kwargs(self.model_id))
+                model = quietly(AutoModelForQuestionAnswering.from_pretrained, self.model_id,
+                                 **hub_kwargs(self.model_id))
                 if self.adapter:
                     from peft import PeftModel
 
-                    model = PeftModel.from_pretrained(model, self.adapter).merge_and_unload()
+                    model = quietly(PeftModel.from_pretrained, model, self.adapter).merge_and_unload()
             except Exception as e:
                 where = f"{self.model_id}" + (f" + adapter {self.adapter}" if self.adapter else "")
                 hint = ("a hub id needs the network once (HF_HUB_OFFLINE=0) or a local copy"
