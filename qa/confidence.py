@@ -13,6 +13,8 @@ import numpy as np
 
 _NUMERIC_Q = re.compile(r"\b(how (many|much|old|far|large|big|high|tall|often)|what (percentage|percent|proportion|"
                         r"number|amount|share|age)|population|by how)\b", re.I)
+_PERCENT_Q = re.compile(r"\b(percent(age)?|per cent)\b", re.I)
+_PERCENT = re.compile(r"%|\bper ?cent\b", re.I)
 _TIME_Q = re.compile(r"^\W*(when\b|(in |on |during )?what (year|date|day|month|time|century|decade)\b)", re.I)
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
                      r"fifty|hundred|thousand|million|billion|trillion|dozens?|half|several|few|many|single)\b", re.I)
@@ -21,10 +23,6 @@ _TIME = re.compile(r"\d|\b(january|february|march|april|may|june|july|august|sep
                    r"yesterday|today|tomorrow|night|morning|evening|ago|since|until|after|before|during|when)", re.I)
 
 DEFAULT_WEIGHTS = (0.0, 1.0, 0.0, 0.0)  # plain sigmoid of the reader score until calibrated
-
-
-_PERCENT_Q = re.compile(r"\b(percent(age)?|per cent)\b", re.I)
-_PERCENT = re.compile(r"%|\bper ?cent\b", re.I)
 
 
 def type_match(question: str, answer: str) -> float:

@@ -88,9 +88,9 @@ def hard_negatives(question: str, context: str, answer: str, answer_start: int, 
     the answer sentence removed, an entity of the question swapped, or the question negated."""
     out = []
     if rng.random() < cfg.neg_removed:
-        spans = [(s, e) for s, e in sentences(context) if s <= answer_start < e]
-        if spans:
-            s, e = spans[0]
+        span = next(((s, e) for s, e in sentences(context) if s <= answer_start < e), None)
+        if span:
+            s, e = span
             rest = (context[:s] + context[e:]).strip()
             if len(rest) > 100 and answer.lower() not in rest.lower():
                 out.append({"q": question, "c": rest, "s": -1, "t": ""})
@@ -242,25 +242,27 @@ def train(cfg: TrainConfig) -> dict:
     warm = max(1, int(total * cfg.warmup))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
-    step = 0
+    step, previous = 0, None  # previous: the earlier phases' record, for the model card
     ckpt = out / "checkpoint"
-    if (ckpt / "state.json").exists():
+    resume = (ckpt / "state.json").exists()
+    start_from = ckpt if resume else Path(cfg.init_adapter) if cfg.init_adapter else None
+    if start_from:
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
+        set_peft_model_state_dict(model, load_file(str(start_from / "adapter_model.safetensors")))
+    if resume:
         state = json.loads((ckpt / "state.json").read_text())
-        set_peft_model_state_dict(model, load_file(str(ckpt / "adapter_model.safetensors")))
         opt.load_state_dict(torch.load(ckpt / "optimizer.pt"))
         sched.load_state_dict(torch.load(ckpt / "scheduler.pt"))
-        step = state["step"]
+        step, previous = state["step"], state.get("previous")
         torch.set_rng_state(torch.load(ckpt / "rng.pt"))
         print(f"resumed at step {step}/{total}")
-    elif cfg.init_adapter:
-        from peft import set_peft_model_state_dict
-        from safetensors.torch import load_file
-
-        set_peft_model_state_dict(model, load_file(str(Path(cfg.init_adapter) / "adapter_model.safetensors")))
-        print(f"starting from the adapter in {cfg.init_adapter}")
+    elif start_from:
+        # read once, now: this run's exports may overwrite the very folder it starts from
+        earlier = start_from / "training_state.json"
+        previous = json.loads(earlier.read_text()) if earlier.exists() else None
+        print(f"starting from the adapter in {start_from}")
     dev = dev_questions(cfg.dev_file, cfg.eval_questions) if cfg.eval_questions else []
     model.train()
     last_save = time.time()
@@ -291,13 +293,13 @@ def train(cfg: TrainConfig) -> dict:
         log.write(json.dumps(record) + "\n")
         log.flush()
         if time.time() - last_save > cfg.save_every_s or step == stop_at:
-            _save(model, opt, sched, step, total, cfg, ckpt, np.mean(losses[-200:]), metrics)
+            _save(model, opt, sched, step, total, cfg, ckpt, np.mean(losses[-200:]), metrics, previous)
             last_save = time.time()
     bar.close()
     return {"step": step, "total": total, "loss": float(np.mean(losses[-50:])) if losses else None, **metrics}
 
 
-def _save(model, opt, sched, step, total, cfg, ckpt: Path, loss, metrics) -> None:
+def _save(model, opt, sched, step, total, cfg, ckpt: Path, loss, metrics, previous: dict | None) -> None:
     """Checkpoint atomically, then export the adapter (all that ships) beside its model card."""
     import torch
 
@@ -308,9 +310,8 @@ def _save(model, opt, sched, step, total, cfg, ckpt: Path, loss, metrics) -> Non
     torch.save(sched.state_dict(), tmp / "scheduler.pt")
     torch.save(torch.get_rng_state(), tmp / "rng.pt")
     state = {"step": step, "total": total, "loss": float(loss), "metrics": metrics, "config": asdict(cfg)}
-    if cfg.init_adapter:  # keep the earlier phases' record for the model card
-        earlier = Path(cfg.init_adapter) / "training_state.json"
-        state["previous"] = json.loads(earlier.read_text()) if earlier.exists() else None
+    if previous:
+        state["previous"] = previous
     (tmp / "state.json").write_text(json.dumps(state, indent=2))
     old = ckpt.with_name(ckpt.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
@@ -344,8 +345,9 @@ def _phases(state: dict | None) -> list[str]:
     c = state["config"]
     negatives = ", ".join(f"{k[4:]} {c[k]}" for k in ("neg_other", "neg_removed", "neg_swap", "neg_negation")
                           if k in c) or f"other paragraph {c.get('negative_ratio')}"
-    return _phases(state.get("previous")) + [
-        f"Phase {len(_phases(state.get('previous'))) + 1}: step {state['step']} of {state['total']} "
+    earlier = _phases(state.get("previous"))
+    return earlier + [
+        f"Phase {len(earlier) + 1}: step {state['step']} of {state['total']} "
         f"(about {state['step'] * c['batch_size']:,} windows), lr {c['lr']}, seed {c['seed']}, "
         f"no-answer rates ({negatives}), last loss {state['loss']:.3f}."]
 
