@@ -87,7 +87,7 @@ class Assistant:
             settings.index_dir = str(index_dir)
         models = read_models_file(settings.models_file)
         emb = models["embedder"]
-        embedder = Embedder(emb.model, resolve(emb))
+        embedder = Embedder(emb.model, resolve(emb), settings.onnx_query)
         if documents is not None:
             index = Index.build(documents, embedder, settings.chunk_words, settings.chunk_overlap)
             index.save(settings.index_dir)

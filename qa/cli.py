@@ -185,12 +185,15 @@ def train(steps: int = typer.Option(0, help="stop after this many steps in this 
           export: Path = typer.Option(Path("models/reader-minilm-squad-lora"), help="where the shipped adapter goes"),
           seed: int = typer.Option(13),
           init: str = typer.Option("", help="start from this adapter (a further phase) instead of from scratch"),
-          lr: float = typer.Option(1e-3), epochs: float = typer.Option(0.3, help="length of the schedule")):
+          lr: float = typer.Option(1e-3), epochs: float = typer.Option(0.3, help="length of the schedule"),
+          antonym: float = typer.Option(0.0, help="rate of no-answer questions with a word turned into its opposite"),
+          swap_in_paragraph: float = typer.Option(0.0, help="share of entity swaps taking a name from the paragraph")):
     """Fine-tune the extractive reader (LoRA on MiniLM) on SQuAD; resumes from the last checkpoint."""
     from qa.train import TrainConfig, train as run
 
     result = run(TrainConfig(out=str(out_dir), export=str(export), seed=seed, max_steps=steps,
-                             max_examples=max_examples, init_adapter=init, lr=lr, epochs=epochs))
+                             max_examples=max_examples, init_adapter=init, lr=lr, epochs=epochs,
+                             neg_antonym=antonym, swap_in_paragraph=swap_in_paragraph))
     out.print(result)
 
 

@@ -28,6 +28,16 @@ class QuestionSet:
     documents: list[Document]
     conversations: list[list[Turn]] = field(default_factory=list)  # a SQuAD question is a one-turn conversation
 
+    def __post_init__(self):
+        """One document per distinct text: CoQA repeats the story for every conversation, and indexing the copies
+        would fill the retrieved passages with the same chunk."""
+        first: dict[str, str] = {}  # text -> id of its first document
+        ids = {d.id: first.setdefault(d.text, d.id) for d in self.documents}
+        self.documents = [d for d in self.documents if ids[d.id] == d.id]
+        for conv in self.conversations:
+            for t in conv:
+                t.doc_id = ids.get(t.doc_id, t.doc_id)
+
 
 def load_question_set(path: str | Path) -> QuestionSet:
     """Detect the format and read documents and questions."""

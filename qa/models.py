@@ -123,9 +123,14 @@ def hub_kwargs(model_id: str) -> dict:
     return {"local_files_only": os.environ.get("HF_HUB_OFFLINE", "1") != "0"}
 
 
+def cache_root() -> Path:
+    """Where converted model files are kept between runs: $QA_CACHE, or ~/.cache/qa."""
+    return Path(os.environ.get("QA_CACHE") or Path.home() / ".cache" / "qa")
+
+
 def gemma_dir(cache_dir: str | Path | None = None) -> Path:
     """gemma-3-270m as fp32 safetensors, converted once from the packaged GGUF and cached."""
-    cache = Path(cache_dir or os.environ.get("QA_CACHE") or Path.home() / ".cache" / "qa")
+    cache = Path(cache_dir or cache_root())
     target = cache / "gemma-3-270m-fp32"
     if (target / "model.safetensors").exists() and (target / "config.json").exists():
         return target

@@ -14,13 +14,13 @@ SETTINGS_FILE = ROOT / "settings.json"
 class Settings:
     models_file: str = str(ROOT / "models.txt")
     index_dir: str = str(ROOT / "index")
-    cache_dir: str = str(Path.home() / ".cache" / "qa")  # converted model weights
     # chunking
     chunk_words: int = 80
     chunk_overlap: int = 1
     # retrieval
     top_k: int = 4  # passages handed to the reader
     rrf_k: int = 60
+    onnx_query: bool = True  # question vectors through ONNX Runtime (faster, same vectors); False: torch
     # answering
     threshold: float = 0.5  # abstain below this confidence; set by `qa calibrate`
     confidence_weights: dict = field(default_factory=dict)  # per reader name; set by `qa calibrate`

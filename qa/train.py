@@ -32,7 +32,8 @@ reader = ExtractiveReader(str(minilm_path()), adapter="models/reader-minilm-squa
 ## Data and licence
 SQuAD v1.1 training set (87,599 questions, 442 Wikipedia articles), plus no-answer examples labelled at the CLS
 position: a question paired with another paragraph of its article and, from phase 2 on, hard ones on its own
-paragraph (the answer sentence removed, an entity of the question swapped, the question negated). Validation on a fixed
+paragraph (the answer sentence removed, an entity of the question swapped, the question negated, and from phase 3 a
+word of it turned into its opposite). Validation on a fixed
 sample of 400 questions of SQuAD v2.0 dev, half A. SQuAD is released under **CC BY-SA 4.0** (Rajpurkar et al. 2016,
 2018); this adapter is a derivative and carries the same licence.
 
@@ -68,6 +69,8 @@ class TrainConfig:
     neg_removed: float = 0.2
     neg_swap: float = 0.15
     neg_negation: float = 0.08
+    neg_antonym: float = 0.0  # a word of the question turned into its opposite (phase 3 on)
+    swap_in_paragraph: float = 0.0  # share of entity swaps that take a name from the same paragraph (phase 3 on)
     init_adapter: str = ""  # start a new run from this adapter (a second phase), not from scratch
     lora_r: int = 32
     lora_alpha: int = 64
@@ -79,13 +82,27 @@ class TrainConfig:
 
 
 _ENTITY = re.compile(r"\b(?:[A-Z][a-z]{2,}|1[0-9]{3}|20[0-9]{2})\b")
+# common opposites; a question about the opposite of what the paragraph says has no answer there
+_OPPOSITES = dict(p.split("/") for p in (
+    "first/last largest/smallest biggest/smallest highest/lowest higher/lower most/least more/less "
+    "increase/decrease increased/decreased before/after earliest/latest earlier/later oldest/newest "
+    "older/younger longest/shortest north/south east/west northern/southern eastern/western won/lost "
+    "win/lose accepted/rejected allowed/banned positive/negative major/minor maximum/minimum above/below "
+    "inside/outside began/ended start/end rise/fall rose/fell strongest/weakest best/worst better/worse "
+    "upper/lower public/private ancient/modern internal/external successful/unsuccessful legal/illegal "
+    "common/rare supported/opposed support/oppose primary/secondary early/late large/small "
+    "increasing/decreasing import/export imports/exports imported/exported gained/lost created/destroyed "
+    "built/demolished opened/closed joined/left male/female").split())
+_OPPOSITES.update({b: a for a, b in list(_OPPOSITES.items()) if b not in _OPPOSITES})
+_WORD = re.compile(r"\b[a-z]+\b")
 _AUX = re.compile(r"^((?:What|Who|Whom|When|Where|Which|Why|How)\b.*?\b(?:did|does|do|is|was|are|were|can|could|would|will|has|have|had))\b ")
 
 
 def hard_negatives(question: str, context: str, answer: str, answer_start: int, pool: list[str],
                    cfg: "TrainConfig", rng: random.Random) -> list[dict]:
     """No-answer examples on the question's own paragraph, in the spirit of SQuAD 2.0's unanswerables:
-    the answer sentence removed, an entity of the question swapped, or the question negated."""
+    the answer sentence removed, an entity of the question swapped, the question negated, or a word of
+    it turned into its opposite."""
     out = []
     if rng.random() < cfg.neg_removed:
         span = next(((s, e) for s, e in sentences(context) if s <= answer_start < e), None)
@@ -98,16 +115,30 @@ def hard_negatives(question: str, context: str, answer: str, answer_start: int, 
         found = [m for m in _ENTITY.finditer(question) if m.start() > 0 and m.group() in context]
         if found:
             m = rng.choice(found)
+            # names inside sentences, not capitalised sentence openers such as "However"
+            near = sorted({n.group() for n in _ENTITY.finditer(context) if not n.group().isdigit()
+                           and n.start() > 1 and context[n.start() - 2] not in ".!?\n"}
+                          - {n.group() for n in _ENTITY.finditer(question)} - set(answer.split()))
             if m.group().isdigit():
-                new = str(int(m.group()) + rng.choice([-1, 1]) * rng.randint(3, 40))
+                new, fresh = str(int(m.group()) + rng.choice([-1, 1]) * rng.randint(3, 40)), True
+            elif near and rng.random() < cfg.swap_in_paragraph:  # harder: a name the paragraph has
+                new, fresh = rng.choice(near), False
             else:
-                new = rng.choice(pool)
-            if new not in context:
+                new, fresh = rng.choice(pool), True
+            if not fresh or new not in context:
                 out.append({"q": question[:m.start()] + new + question[m.end():], "c": context, "s": -1, "t": ""})
     if rng.random() < cfg.neg_negation and " not " not in question:
         negated, n = _AUX.subn(r"\1 not ", question, count=1)
         if n:
             out.append({"q": negated, "c": context, "s": -1, "t": ""})
+    if rng.random() < cfg.neg_antonym:
+        lowered = context.lower()
+        found = [m for m in _WORD.finditer(question) if m.group() in _OPPOSITES
+                 and not re.search(rf"\b{_OPPOSITES[m.group()]}\b", lowered)]
+        if found:
+            m = rng.choice(found)
+            out.append({"q": question[:m.start()] + _OPPOSITES[m.group()] + question[m.end():], "c": context,
+                        "s": -1, "t": ""})
     return out
 
 
@@ -128,8 +159,9 @@ def squad_examples(path: str, cfg: "TrainConfig", rng: random.Random) -> list[di
                     other = rng.choice([c for k, c in enumerate(paras) if k != pi])
                     if ans["text"].lower() not in other.lower():
                         out.append({"q": qa["question"], "c": other, "s": -1, "t": ""})
-                out += hard_negatives(qa["question"], para["context"], ans["text"], ans["answer_start"], names,
-                                      cfg, rng)
+                asked = {q["question"] for q in para["qas"]}  # a perturbed question can be one really asked
+                out += [e for e in hard_negatives(qa["question"], para["context"], ans["text"], ans["answer_start"],
+                                                  names, cfg, rng) if e["q"] not in asked or e["c"] != para["context"]]
     rng.shuffle(out)
     return out[:cfg.max_examples] if cfg.max_examples else out
 
@@ -343,7 +375,7 @@ def _phases(state: dict | None) -> list[str]:
     if not state:
         return []
     c = state["config"]
-    negatives = ", ".join(f"{k[4:]} {c[k]}" for k in ("neg_other", "neg_removed", "neg_swap", "neg_negation")
+    negatives = ", ".join(f"{k[4:]} {c[k]}" for k in ("neg_other", "neg_removed", "neg_swap", "neg_negation", "neg_antonym")
                           if k in c) or f"other paragraph {c.get('negative_ratio')}"
     earlier = _phases(state.get("previous"))
     return earlier + [

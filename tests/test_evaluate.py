@@ -23,6 +23,9 @@ def test_dev_sets_are_well_formed():
     assert coqa.format == "coqa" and len(coqa.conversations) >= 5
     later = [t.question.lower() for c in coqa.conversations for t in c[1:]]
     assert sum(any(w in q.split() for w in ("it", "there", "he", "they", "him", "them")) for q in later) >= 5
+    # every conversation is about the same story: it is indexed once, not once per conversation
+    assert len(coqa.documents) == 1
+    assert {t.doc_id for c in coqa.conversations for t in c} == {coqa.documents[0].id}
 
 
 def test_unknown_format_is_reported(tmp_path):

@@ -1,5 +1,6 @@
 """CI never trains for real: a few steps on 50 examples, the loss falls, the adapter reloads."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -43,16 +44,30 @@ def test_smoke_training_resumes_and_reloads(tmp_path):
 def test_hard_negatives_are_unanswerable_on_their_own_paragraph():
     import random
 
-    from qa.train import squad_examples
+    from qa.train import _OPPOSITES, squad_examples
 
-    cfg = TrainConfig(train_file=str(SQUAD), neg_other=0, neg_removed=1, neg_swap=1, neg_negation=1)
+    cfg = TrainConfig(train_file=str(SQUAD), neg_other=0, neg_removed=1, neg_swap=1, neg_negation=1, neg_antonym=1,
+                      swap_in_paragraph=0.5)
     examples = squad_examples(cfg.train_file, cfg, random.Random(0))
     negatives = [e for e in examples if e["s"] < 0]
     assert len(negatives) > 50_000
-    answered = {e["q"]: e for e in examples if e["s"] >= 0}
-    contexts = {e["c"] for e in answered.values()}
+    by_context, golds = {}, {}
+    for e in examples:
+        if e["s"] >= 0:
+            by_context.setdefault(e["c"], []).append(e["q"])
+            golds.setdefault(e["q"], []).append(e["t"].lower())
+    opposites = 0
     for e in random.Random(1).sample(negatives, 3000):
-        if e["q"] in answered:  # the answer sentence was removed: the gold answer is gone from the text
-            assert answered[e["q"]]["t"].lower() not in e["c"].lower()
-        else:  # an entity swapped or the question negated: a question the paragraph does not answer
-            assert e["c"] in contexts
+        if e["c"] not in by_context:  # the answer sentence was removed: the gold answer is gone from the text
+            assert any(g not in e["c"].lower() for g in golds[e["q"]])
+            continue
+        assert e["q"] not in by_context[e["c"]]  # never a question really asked of this paragraph
+        # an entity swapped, the question negated or a word turned into its opposite: same paragraph, new question
+        assert e["c"] in by_context
+        for original in by_context[e["c"]]:
+            changed = [(a, b) for a, b in zip(original.split(), e["q"].split()) if a != b]
+            if len(original.split()) == len(e["q"].split()) and len(changed) == 1 and \
+                    _OPPOSITES.get(changed[0][0]) == changed[0][1]:
+                opposites += 1
+                assert not re.search(rf"\b{changed[0][1]}\b", e["c"].lower())  # the paragraph never says it
+    assert opposites > 100
