@@ -97,7 +97,7 @@ def run(json_out: Path | None = None, clients: int = 8, per_client: int = 5, pro
     questions = [t.question for c in load_question_set(DEV).conversations for t in c]
     figures: dict = {"cold_start_s": _cold_start_s()}
     with tempfile.TemporaryDirectory() as tmp:
-        a = Assistant.load(index_dir=tmp)
+        a = Assistant.load(index_dir=tmp, documents=default_documents())
         a.warm_up()
         t0 = time.perf_counter()
         Index.build(default_documents(), a.embedder, a.settings.chunk_words, a.settings.chunk_overlap).save(tmp)

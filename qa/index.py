@@ -76,7 +76,8 @@ class Embedder:
 
         self.warm_up()
         if self._onnx is not None:
-            return self._onnx(text)
+            with self._lock:  # a fast tokenizer must not be called from two threads at once
+                return self._onnx(text)
         # straight through the model's modules: encode()'s batching bookkeeping costs more than a short query
         with self._lock, torch.inference_mode():
             vec = self._model(self._model.preprocess([text]))["sentence_embedding"]

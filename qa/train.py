@@ -377,6 +377,8 @@ def _phases(state: dict | None) -> list[str]:
     c = state["config"]
     negatives = ", ".join(f"{k[4:]} {c[k]}" for k in ("neg_other", "neg_removed", "neg_swap", "neg_negation", "neg_antonym")
                           if k in c) or f"other paragraph {c.get('negative_ratio')}"
+    if c.get("swap_in_paragraph"):
+        negatives += f"; {c['swap_in_paragraph']} of swaps from the same paragraph"
     earlier = _phases(state.get("previous"))
     return earlier + [
         f"Phase {len(earlier) + 1}: step {state['step']} of {state['total']} "
