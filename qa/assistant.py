@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 import unicodedata
@@ -30,6 +31,9 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>")  # "<b>", "</p>", "<img src=x>"; not "3 < 5 > 2"
+
+
 def clean_question(question, max_chars: int) -> str:
     if isinstance(question, (bytes, bytearray)):
         question = bytes(question).decode("utf-8", errors="replace")
@@ -39,6 +43,7 @@ def clean_question(question, max_chars: int) -> str:
         raise QuestionError(f"The question is too long ({len(question):,} characters); keep it under {max_chars:,}.")
     question = unicodedata.normalize("NFC", question)
     question = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") else ch for ch in question)
+    question = _TAG.sub(" ", question)  # pasted markup is not part of the question (the page shows it escaped)
     question = " ".join(question.replace("\ufffd", " ").split())
     if not question:
         raise QuestionError("Please type a question.")

@@ -2,6 +2,7 @@
 import pytest
 
 from qa import Answer, QuestionError
+from qa.assistant import clean_question
 from qa.metrics import f1_score
 
 pytestmark = pytest.mark.slow
@@ -71,6 +72,14 @@ def test_odd_questions_never_get_invented_answers(assistant, question):
     doc = assistant.index.documents["article"]
     assert ans.abstained or ans.text in doc.text
     assert "10 million" not in ans.text
+
+
+def test_markup_in_a_question_is_not_read_as_words(assistant):
+    plain = assistant.ask("Which city did Putin visit on the second day of his trip?")
+    marked = assistant.ask("<p>Which <b>city</b> did Putin visit on the second day of his trip?</p>")
+    assert marked.question == plain.question
+    assert (marked.text, round(marked.score, 4)) == (plain.text, round(plain.score, 4))
+    assert clean_question("Is 3 < 5 > 2 true?", 100) == "Is 3 < 5 > 2 true?"
 
 
 def test_no_network_was_touched(assistant, offline):
