@@ -98,6 +98,14 @@ _WORD = re.compile(r"\b[a-z]+\b")
 _AUX = re.compile(r"^((?:What|Who|Whom|When|Where|Which|Why|How)\b.*?\b(?:did|does|do|is|was|are|were|can|could|would|will|has|have|had))\b ")
 
 
+def _names_nearby(question: str, context: str, answer: str) -> list[str]:
+    """Names inside the paragraph's sentences (not capitalised openers such as "However"), other than the question's
+    and the answer's."""
+    names = {n.group() for n in _ENTITY.finditer(context)
+             if not n.group().isdigit() and n.start() > 1 and context[n.start() - 2] not in ".!?\n"}
+    return sorted(names - {n.group() for n in _ENTITY.finditer(question)} - set(answer.split()))
+
+
 def hard_negatives(question: str, context: str, answer: str, answer_start: int, pool: list[str],
                    cfg: "TrainConfig", rng: random.Random) -> list[dict]:
     """No-answer examples on the question's own paragraph, in the spirit of SQuAD 2.0's unanswerables:
@@ -115,13 +123,10 @@ def hard_negatives(question: str, context: str, answer: str, answer_start: int, 
         found = [m for m in _ENTITY.finditer(question) if m.start() > 0 and m.group() in context]
         if found:
             m = rng.choice(found)
-            # names inside sentences, not capitalised sentence openers such as "However"
-            near = sorted({n.group() for n in _ENTITY.finditer(context) if not n.group().isdigit()
-                           and n.start() > 1 and context[n.start() - 2] not in ".!?\n"}
-                          - {n.group() for n in _ENTITY.finditer(question)} - set(answer.split()))
             if m.group().isdigit():
                 new, fresh = str(int(m.group()) + rng.choice([-1, 1]) * rng.randint(3, 40)), True
-            elif near and rng.random() < cfg.swap_in_paragraph:  # harder: a name the paragraph has
+            elif (cfg.swap_in_paragraph and (near := _names_nearby(question, context, answer))
+                  and rng.random() < cfg.swap_in_paragraph):  # harder: a name the paragraph has
                 new, fresh = rng.choice(near), False
             else:
                 new, fresh = rng.choice(pool), True
@@ -131,7 +136,8 @@ def hard_negatives(question: str, context: str, answer: str, answer_start: int, 
         negated, n = _AUX.subn(r"\1 not ", question, count=1)
         if n:
             out.append({"q": negated, "c": context, "s": -1, "t": ""})
-    if rng.random() < cfg.neg_antonym:
+    # a rate of 0 draws no random number, so an earlier phase's command still makes the same examples
+    if cfg.neg_antonym and rng.random() < cfg.neg_antonym:
         lowered = context.lower()
         found = [m for m in _WORD.finditer(question) if m.group() in _OPPOSITES
                  and not re.search(rf"\b{_OPPOSITES[m.group()]}\b", lowered)]
@@ -152,6 +158,7 @@ def squad_examples(path: str, cfg: "TrainConfig", rng: random.Random) -> list[di
     for article in data:
         paras = [p["context"] for p in article["paragraphs"]]
         for pi, para in enumerate(article["paragraphs"]):
+            asked = {q["question"] for q in para["qas"]}  # a perturbed question can be one really asked
             for qa in para["qas"]:
                 ans = qa["answers"][0]
                 out.append({"q": qa["question"], "c": para["context"], "s": ans["answer_start"], "t": ans["text"]})
@@ -159,7 +166,6 @@ def squad_examples(path: str, cfg: "TrainConfig", rng: random.Random) -> list[di
                     other = rng.choice([c for k, c in enumerate(paras) if k != pi])
                     if ans["text"].lower() not in other.lower():
                         out.append({"q": qa["question"], "c": other, "s": -1, "t": ""})
-                asked = {q["question"] for q in para["qas"]}  # a perturbed question can be one really asked
                 out += [e for e in hard_negatives(qa["question"], para["context"], ans["text"], ans["answer_start"],
                                                   names, cfg, rng) if e["q"] not in asked or e["c"] != para["context"]]
     rng.shuffle(out)
