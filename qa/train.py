@@ -10,10 +10,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from rank_bm25 import BM25Okapi
 
 from qa.chunking import sentences
 from qa.metrics import best_threshold, score
 from qa.readers.extractive import context_mask, tokenize_windows
+from qa.retrieval import tokens
 
 
 BASE_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -33,7 +35,8 @@ reader = ExtractiveReader(str(minilm_path()), adapter="models/reader-minilm-squa
 SQuAD v1.1 training set (87,599 questions, 442 Wikipedia articles), plus no-answer examples labelled at the CLS
 position: a question paired with another paragraph of its article and, from phase 2 on, hard ones on its own
 paragraph (the answer sentence removed, an entity of the question swapped, the question negated, and from phase 3 a
-word of it turned into its opposite). Validation on a fixed
+word of it turned into its opposite; from phase 4 the other paragraph is often the one most like the question).
+Validation on a fixed
 sample of 400 questions of SQuAD v2.0 dev, half A. SQuAD is released under **CC BY-SA 4.0** (Rajpurkar et al. 2016,
 2018); this adapter is a derivative and carries the same licence.
 
@@ -71,6 +74,7 @@ class TrainConfig:
     neg_negation: float = 0.08
     neg_antonym: float = 0.0  # a word of the question turned into its opposite (phase 3 on)
     swap_in_paragraph: float = 0.0  # share of entity swaps that take a name from the same paragraph (phase 3 on)
+    other_similar: float = 0.0  # share of other-paragraph negatives that take the one most like the question (phase 4)
     init_adapter: str = ""  # start a new run from this adapter (a second phase), not from scratch
     lora_r: int = 32
     lora_alpha: int = 64
@@ -157,13 +161,21 @@ def squad_examples(path: str, cfg: "TrainConfig", rng: random.Random) -> list[di
     out = []
     for article in data:
         paras = [p["context"] for p in article["paragraphs"]]
+        # the paragraph of the article that shares most words with the question (BM25) is the one retrieval
+        # would hand the reader by mistake: the hardest "another paragraph" negative
+        bm25 = BM25Okapi([tokens(c) or ["∅"] for c in paras]) if cfg.other_similar and len(paras) > 1 else None
         for pi, para in enumerate(article["paragraphs"]):
             asked = {q["question"] for q in para["qas"]}  # a perturbed question can be one really asked
             for qa in para["qas"]:
                 ans = qa["answers"][0]
                 out.append({"q": qa["question"], "c": para["context"], "s": ans["answer_start"], "t": ans["text"]})
                 if len(paras) > 1 and rng.random() < cfg.neg_other:
-                    other = rng.choice([c for k, c in enumerate(paras) if k != pi])
+                    if bm25 is not None and rng.random() < cfg.other_similar:
+                        scores = bm25.get_scores(tokens(qa["question"]) or ["∅"])
+                        scores[pi] = -np.inf
+                        other = paras[int(np.argmax(scores))]
+                    else:
+                        other = rng.choice([c for k, c in enumerate(paras) if k != pi])
                     if ans["text"].lower() not in other.lower():
                         out.append({"q": qa["question"], "c": other, "s": -1, "t": ""})
                 out += [e for e in hard_negatives(qa["question"], para["context"], ans["text"], ans["answer_start"],
@@ -368,11 +380,19 @@ def export_adapter(ckpt: Path, export: Path) -> None:
     config = json.loads((ckpt / "adapter_config.json").read_text())
     config["base_model_name_or_path"] = BASE_ID  # not this machine's path: the package resolves it
     (export / "adapter_config.json").write_text(json.dumps(config, indent=2))
-    state = json.loads((ckpt / "state.json").read_text())
-    (export / "training_state.json").write_text(json.dumps(state, indent=2))
+    _write_card(export, json.loads((ckpt / "state.json").read_text()), config)
+
+
+def _write_card(export: Path, state: dict, config: dict, averaged: list[str] = ()) -> None:
+    """training_state.json and the model card (README.md) beside the adapter."""
+    (export / "training_state.json").write_text(json.dumps(dict(state, averaged=list(averaged)) if averaged
+                                                           else state, indent=2))
+    lines = [f"- {p}" for p in _phases(state)]
+    if averaged:
+        lines.append(f"- Shipped: the mean of the weights of {' and '.join(averaged)} (a model soup), written as one "
+                     f"LoRA of rank {config['r']} (`qa average`); the validation below is the last phase's.")
     (export / "README.md").write_text(MODEL_CARD.format(
-        phases="\n".join(f"- {p}" for p in _phases(state)), r=state["config"]["lora_r"],
-        alpha=state["config"]["lora_alpha"],
+        phases="\n".join(lines), r=config["r"], alpha=config["lora_alpha"],
         metrics=json.dumps(state.get("metrics") or {}, indent=2)))
 
 
@@ -385,6 +405,8 @@ def _phases(state: dict | None) -> list[str]:
                           if k in c) or f"other paragraph {c.get('negative_ratio')}"
     if c.get("swap_in_paragraph"):
         negatives += f"; {c['swap_in_paragraph']} of swaps from the same paragraph"
+    if c.get("other_similar"):
+        negatives += f"; {c['other_similar']} of other paragraphs the most similar one"
     earlier = _phases(state.get("previous"))
     return earlier + [
         f"Phase {len(earlier) + 1}: step {state['step']} of {state['total']} "
@@ -394,3 +416,47 @@ def _phases(state: dict | None) -> list[str]:
 
 if __name__ == "__main__":
     print(train(TrainConfig()))
+
+
+def average_adapters(sources: list[Path], out: Path, names: list[str] | None = None) -> None:
+    """One LoRA adapter whose merged weights are the mean of the sources' merged weights (a "model soup").
+
+    Each source adds scale·B·A to a base weight; the mean of those deltas is exactly a LoRA of the summed rank,
+    A stacked and B side by side divided by the number of sources, so the soup costs nothing extra to run.
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    configs = [json.loads((s / "adapter_config.json").read_text()) for s in sources]
+    scales = {c["lora_alpha"] / c["r"] for c in configs}
+    if len(scales) != 1:
+        raise ValueError("the adapters must share lora_alpha / r")
+    weights = [{k: v.clone() for k, v in load_file(str(s / "adapter_model.safetensors")).items()} for s in sources]
+    if any(w.keys() != weights[0].keys() for w in weights):
+        raise ValueError("the adapters must adapt the same layers")
+    n = len(sources)
+    soup = {}
+    for key in weights[0]:
+        parts = [w[key] for w in weights]
+        if ".lora_A." in key:
+            soup[key] = torch.cat(parts, dim=0).contiguous()
+        elif ".lora_B." in key:
+            soup[key] = (torch.cat(parts, dim=1) / n).contiguous()
+        else:  # the span head, trained in full
+            soup[key] = sum(parts) / n
+    config = dict(configs[0], r=sum(c["r"] for c in configs), lora_alpha=sum(c["lora_alpha"] for c in configs),
+                  base_model_name_or_path=BASE_ID)
+    state = sources[-1] / "training_state.json"  # the last source's record carries the earlier phases
+    state = json.loads(state.read_text()) if state.exists() else None
+    # written beside, then moved in: `out` may be one of the sources
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(soup, str(tmp / "adapter_model.safetensors"))
+    (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2))
+    if state:
+        _write_card(tmp, state, config, names or [s.name for s in sources])
+    out.mkdir(parents=True, exist_ok=True)
+    for f in tmp.iterdir():
+        f.replace(out / f.name)
+    tmp.rmdir()

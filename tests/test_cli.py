@@ -18,7 +18,7 @@ def qa(*args, env=None, cwd=None):
 def test_help_lists_the_commands():
     r = qa("--help")
     assert r.returncode == 0
-    for cmd in ("index", "ask", "eval", "calibrate", "train", "serve", "bench"):
+    for cmd in ("index", "ask", "eval", "calibrate", "train", "average", "serve", "bench"):
         assert cmd in r.stdout
 
 

@@ -71,3 +71,66 @@ def test_hard_negatives_are_unanswerable_on_their_own_paragraph():
                 opposites += 1
                 assert not re.search(rf"\b{changed[0][1]}\b", e["c"].lower())  # the paragraph never says it
     assert opposites > 100
+
+
+def test_other_paragraph_negative_can_take_the_one_most_like_the_question(tmp_path):
+    import random
+
+    from qa.train import squad_examples
+
+    own = "Harbin is the capital of Heilongjiang province. It lies on the Songhua River."
+    near = "Grain and timber from the river port of Harbin are shipped down the river every summer."
+    far = "Moscow is the capital of Russia, and its metro opened in 1935."
+    question, answer = "Which river does Harbin lie on?", "Songhua River"
+    data = {"data": [{"title": "Harbin", "paragraphs": [
+        {"context": own, "qas": [{"id": "1", "question": question,
+                                  "answers": [{"text": answer, "answer_start": own.index(answer)}]}]},
+        {"context": near, "qas": []}, {"context": far, "qas": []}]}]}
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps(data))
+
+    def negatives(similar: float) -> set[str]:
+        cfg = TrainConfig(train_file=str(path), neg_other=1, neg_removed=0, neg_swap=0, neg_negation=0,
+                          other_similar=similar)
+        return {e["c"] for seed in range(20) for e in squad_examples(str(path), cfg, random.Random(seed)) if e["s"] < 0}
+
+    assert negatives(1.0) == {near}  # always the paragraph sharing the question's words
+    assert negatives(0.0) == {near, far}  # a random other paragraph
+
+
+def test_averaged_adapter_runs_the_mean_of_the_merged_weights(tmp_path):
+    """A soup of the shipped adapter and a copy with no LoRA delta (its head doubled) is base + delta / 2."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from qa.models import minilm_path
+    from qa.settings import ROOT
+    from qa.train import average_adapters
+
+    shipped = ROOT / "models" / "reader-minilm-squad-lora"
+    plain = tmp_path / "plain"
+    shutil.copytree(shipped, plain)
+    w = load_file(str(plain / "adapter_model.safetensors"))
+    save_file({k: v * 0 if ".lora_B." in k else v * 2 if "qa_outputs" in k else v for k, v in w.items()},
+              str(plain / "adapter_model.safetensors"))
+    soup = tmp_path / "soup"
+    average_adapters([shipped, plain], soup, ["shipped", "plain"])
+
+    def merged(adapter):
+        reader = ExtractiveReader(str(minilm_path()), adapter=str(adapter))
+        reader.warm_up()
+        return reader._model.state_dict()
+
+    a, b, s = merged(shipped), merged(plain), merged(soup)
+    assert max(float((s[k] - (a[k] + b[k]) / 2).abs().max()) for k in a) < 1e-5
+    assert any(float((s[k] - a[k]).abs().max()) > 1e-3 for k in a)  # not simply the shipped weights again
+    config = json.loads((soup / "adapter_config.json").read_text())
+    assert config["r"] == 2 * json.loads((shipped / "adapter_config.json").read_text())["r"]
+    assert "mean of the weights of shipped and plain" in (soup / "README.md").read_text()
+    with pytest.raises(ValueError):
+        bad = tmp_path / "bad"
+        shutil.copytree(shipped, bad)
+        cfg = json.loads((bad / "adapter_config.json").read_text())
+        (bad / "adapter_config.json").write_text(json.dumps(dict(cfg, lora_alpha=cfg["lora_alpha"] * 3)))
+        average_adapters([shipped, bad], tmp_path / "never")
