@@ -205,6 +205,7 @@ def average(adapters: List[Path] = typer.Argument(..., help="adapter folders (fr
     average_adapters(adapters, out_dir, name)  # a missing or mismatched adapter: one line from main(), exit 2
     out.print(f"{len(adapters)} adapters averaged → {out_dir}")
 
+
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(7860),
           index_dir: Optional[Path] = typer.Option(None, "--index")):

@@ -1,8 +1,8 @@
 """The embedder's transformer exported once to ONNX and run by ONNX Runtime, for question vectors.
 
 A question is a dozen tokens, where torch's eager forward pays for dispatching each op; ONNX Runtime's fused graph
-is somewhat faster here (4-6 ms against 6.5 ms on 2 cores). The vectors match the torch ones to 1e-6. Anything unusual (another
-pooling, no onnxruntime, an export that fails) leaves the caller on the torch path.
+is somewhat faster here (4-6 ms against 6.5 ms on 2 cores). The vectors match the torch ones to 1e-6. Anything
+unusual (another pooling, no onnxruntime, an export that fails) leaves the caller on the torch path.
 """
 from __future__ import annotations
 

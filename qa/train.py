@@ -383,7 +383,7 @@ def export_adapter(ckpt: Path, export: Path) -> None:
     _write_card(export, json.loads((ckpt / "state.json").read_text()), config)
 
 
-def _write_card(export: Path, state: dict, config: dict, averaged: list[str] = ()) -> None:
+def _write_card(export: Path, state: dict, config: dict, averaged: tuple[str, ...] | list[str] = ()) -> None:
     """training_state.json and the model card (README.md) beside the adapter."""
     (export / "training_state.json").write_text(json.dumps(dict(state, averaged=list(averaged)) if averaged
                                                            else state, indent=2))
@@ -401,8 +401,8 @@ def _phases(state: dict | None) -> list[str]:
     if not state:
         return []
     c = state["config"]
-    negatives = ", ".join(f"{k[4:]} {c[k]}" for k in ("neg_other", "neg_removed", "neg_swap", "neg_negation", "neg_antonym")
-                          if k in c) or f"other paragraph {c.get('negative_ratio')}"
+    rates = ("neg_other", "neg_removed", "neg_swap", "neg_negation", "neg_antonym")
+    negatives = ", ".join(f"{k[4:]} {c[k]}" for k in rates if k in c) or f"other paragraph {c.get('negative_ratio')}"
     if c.get("swap_in_paragraph"):
         negatives += f"; {c['swap_in_paragraph']} of swaps from the same paragraph"
     if c.get("other_similar"):
@@ -412,10 +412,6 @@ def _phases(state: dict | None) -> list[str]:
         f"Phase {len(earlier) + 1}: step {state['step']} of {state['total']} "
         f"(about {state['step'] * c['batch_size']:,} windows), lr {c['lr']}, seed {c['seed']}, "
         f"no-answer rates ({negatives}), last loss {state['loss']:.3f}."]
-
-
-if __name__ == "__main__":
-    print(train(TrainConfig()))
 
 
 def average_adapters(sources: list[Path], out: Path, names: list[str] | None = None) -> None:
@@ -431,7 +427,7 @@ def average_adapters(sources: list[Path], out: Path, names: list[str] | None = N
     scales = {c["lora_alpha"] / c["r"] for c in configs}
     if len(scales) != 1:
         raise ValueError("the adapters must share lora_alpha / r")
-    weights = [{k: v.clone() for k, v in load_file(str(s / "adapter_model.safetensors")).items()} for s in sources]
+    weights = [load_file(str(s / "adapter_model.safetensors")) for s in sources]
     if any(w.keys() != weights[0].keys() for w in weights):
         raise ValueError("the adapters must adapt the same layers")
     n = len(sources)
@@ -460,3 +456,7 @@ def average_adapters(sources: list[Path], out: Path, names: list[str] | None = N
     for f in tmp.iterdir():
         f.replace(out / f.name)
     tmp.rmdir()
+
+
+if __name__ == "__main__":
+    print(train(TrainConfig()))

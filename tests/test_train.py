@@ -128,9 +128,9 @@ def test_averaged_adapter_runs_the_mean_of_the_merged_weights(tmp_path):
     config = json.loads((soup / "adapter_config.json").read_text())
     assert config["r"] == 2 * json.loads((shipped / "adapter_config.json").read_text())["r"]
     assert "mean of the weights of shipped and plain" in (soup / "README.md").read_text()
+    bad = tmp_path / "bad"
+    shutil.copytree(shipped, bad)
+    cfg = json.loads((bad / "adapter_config.json").read_text())
+    (bad / "adapter_config.json").write_text(json.dumps(dict(cfg, lora_alpha=cfg["lora_alpha"] * 3)))
     with pytest.raises(ValueError):
-        bad = tmp_path / "bad"
-        shutil.copytree(shipped, bad)
-        cfg = json.loads((bad / "adapter_config.json").read_text())
-        (bad / "adapter_config.json").write_text(json.dumps(dict(cfg, lora_alpha=cfg["lora_alpha"] * 3)))
         average_adapters([shipped, bad], tmp_path / "never")
