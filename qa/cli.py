@@ -151,26 +151,43 @@ def _print_summary(result: dict) -> None:
 @app.command()
 def calibrate(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON to calibrate on"),
               limit: int = typer.Option(0, help="use only the first N questions/conversations"),
-              max_refused: float = typer.Option(0.2, help="refuse at most this share of FILE's answerable questions "
-                                                          "(1 = pure best F1)")):
-    """Fit the confidence weights and the abstention threshold on FILE; store them in settings.json."""
-    from qa import Assistant
-    from qa.evaluate import calibrate as fit, evaluate, load_question_set
-    from qa.settings import SETTINGS_FILE, Settings
-
+              max_refused: Optional[float] = typer.Option(
+                  None, help="refuse at most this share of FILE's answerable questions (default 0.2; with "
+                             "--gold-context 1, pure best F1)"),
+              gold_context: bool = typer.Option(False, "--gold-context", help="set only the threshold of reader-only "
+                                                                              "evaluation (qa eval --gold-context)"),
+              settings_file: Optional[Path] = typer.Option(None, "--settings",
+                                                           help="write here instead of settings.json")):
+    """Fit the confidence weights and the abstention threshold on FILE; write them to settings.json."""
+    import math
     import tempfile
 
-    settings = Settings.load(threshold=0.0)
+    from qa import Assistant
+    from qa.evaluate import calibrate as fit, evaluate, load_question_set
+    from qa.metrics import best_threshold
+    from qa.settings import SETTINGS_FILE, Settings
+
+    path = settings_file or SETTINGS_FILE
+    settings = Settings.load(path, threshold=0.0)
+    settings.gold_context_threshold = None
     with tempfile.TemporaryDirectory() as tmp:
         a = Assistant.load(index_dir=tmp, settings=settings, documents=load_question_set(file).documents)
-        result = evaluate(file, assistant=a, limit=limit)
+        result = evaluate(file, assistant=a, limit=limit, gold_context=gold_context)
+    settings = Settings.load(path)
+    if gold_context:  # the weights stay: they are the chat's; only this set-up's threshold is fitted
+        best_f1, thresh = best_threshold(result["predictions"], max_refused)
+        thresh = math.floor(thresh * 1e4) / 1e4  # rounded down, so the last answer admitted stays admitted
+        settings.save_overrides(path, gold_context_threshold=thresh)
+        out.print(f"{a.reader.name}: reader-only threshold {thresh:.4f} (F1 {best_f1:.1f} on {result['total']} "
+                  f"questions of {file}, each read in its own paragraph) → {path}")
+        return
+    max_refused = 0.2 if max_refused is None else max_refused
     weights, thresh, best_f1 = fit(result, max_refused)
-    settings = Settings.load()
-    settings.save_overrides(threshold=round(thresh, 4),
+    settings.save_overrides(path, threshold=round(thresh, 4),
                             confidence_weights={**settings.confidence_weights, a.reader.name: weights})
     out.print(f"{a.reader.name}: weights {weights}, threshold {thresh:.4f} (F1 {best_f1:.1f} on "
               f"{result['total']} questions of {file}, refusing at most {max_refused:.0%} of the answerable) "
-              f"→ {SETTINGS_FILE}")
+              f"→ {path}")
 
 
 @app.command()
@@ -181,6 +198,10 @@ def train(steps: int = typer.Option(0, help="stop after this many steps in this 
           seed: int = typer.Option(13),
           init: str = typer.Option("", help="start from this adapter (a further phase) instead of from scratch"),
           lr: float = typer.Option(1e-3), epochs: float = typer.Option(0.3, help="length of the schedule"),
+          other: float = typer.Option(0.25, help="rate of no-answer questions paired with another paragraph"),
+          removed: float = typer.Option(0.2, help="rate of no-answer questions with the answer sentence removed"),
+          swap: float = typer.Option(0.15, help="rate of no-answer questions with an entity swapped"),
+          negation: float = typer.Option(0.08, help="rate of no-answer questions negated"),
           antonym: float = typer.Option(0.0, help="rate of no-answer questions with a word turned into its opposite"),
           swap_in_paragraph: float = typer.Option(0.0, help="share of entity swaps taking a name from the paragraph"),
           other_similar: float = typer.Option(0.0, help="share of other-paragraph negatives taking the paragraph most "
@@ -190,6 +211,7 @@ def train(steps: int = typer.Option(0, help="stop after this many steps in this 
 
     result = run(TrainConfig(out=str(out_dir), export=str(export), seed=seed, max_steps=steps,
                              max_examples=max_examples, init_adapter=init, lr=lr, epochs=epochs,
+                             neg_other=other, neg_removed=removed, neg_swap=swap, neg_negation=negation,
                              neg_antonym=antonym, swap_in_paragraph=swap_in_paragraph,
                              other_similar=other_similar))
     out.print(result)

@@ -105,6 +105,8 @@ def evaluate(path: str | Path, assistant=None, index_dir: str | Path | None = No
         else:
             assistant = Assistant.load(index_dir=index_dir, settings=settings)
     threshold = assistant.settings.threshold
+    if gold_context and assistant.settings.gold_context_threshold is not None:
+        threshold = assistant.settings.gold_context_threshold
     rows = []
     turns = [t for conv in convs for t in conv]
     bar = _progress(len(turns), progress and sys.stderr.isatty())

@@ -23,6 +23,9 @@ class Settings:
     onnx_query: bool = True  # question vectors through ONNX Runtime (faster, same vectors); False: torch
     # answering
     threshold: float = 0.5  # abstain below this confidence; set by `qa calibrate`
+    # reader-only evaluation (`qa eval --gold-context`) has its own threshold, the best-F1 one as SQuAD
+    # defines it, set by `qa calibrate --gold-context`; None: use `threshold`
+    gold_context_threshold: float | None = None
     confidence_weights: dict = field(default_factory=dict)  # per reader name; set by `qa calibrate`
     max_question_chars: int = 2000
     history_turns: int = 1  # earlier turns used to resolve a follow-up

@@ -6,7 +6,7 @@ import random
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -283,6 +283,12 @@ def train(cfg: TrainConfig) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     log = (out / "log.jsonl").open("a")
+    ckpt = out / "checkpoint"
+    resume = (ckpt / "state.json").exists()
+    start_from = ckpt if resume else Path(cfg.init_adapter) if cfg.init_adapter else None
+    if start_from and (start_from / "adapter_config.json").exists():  # a soup has a larger rank than one phase
+        shape = json.loads((start_from / "adapter_config.json").read_text())
+        cfg = replace(cfg, lora_r=shape["r"], lora_alpha=shape["lora_alpha"])
     tok, model = load_base(cfg.lora_r, cfg.lora_alpha)
     rng = random.Random(cfg.seed)
     feats = build_features(tok, squad_examples(cfg.train_file, cfg, rng))
@@ -293,9 +299,6 @@ def train(cfg: TrainConfig) -> dict:
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
     step, previous = 0, None  # previous: the earlier phases' record, for the model card
-    ckpt = out / "checkpoint"
-    resume = (ckpt / "state.json").exists()
-    start_from = ckpt if resume else Path(cfg.init_adapter) if cfg.init_adapter else None
     if start_from:
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file

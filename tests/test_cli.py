@@ -91,3 +91,25 @@ def test_damaged_reader_files_name_the_fix(tmp_path):
             f"a.ask('Who?')")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=300)
     assert "ModelError" in r.stderr and "damaged" in r.stderr
+
+
+def test_calibrate_gold_context_sets_only_the_reader_only_threshold(tmp_path):
+    """`qa calibrate --gold-context` writes the best-F1 threshold for `qa eval --gold-context`; the chat's stays."""
+    from qa.evaluate import evaluate
+    from qa.settings import SETTINGS_FILE, Settings
+
+    path = tmp_path / "settings.json"
+    path.write_text(SETTINGS_FILE.read_text())
+    before = json.loads(path.read_text())
+    dev = "tests/data/dev-squad2.json"
+    r = qa("calibrate", dev, "--gold-context", "--settings", str(path))
+    assert r.returncode == 0, r.stderr
+    after = json.loads(path.read_text())
+    assert 0 < after["gold_context_threshold"] < 1
+    assert ({k: v for k, v in after.items() if k != "gold_context_threshold"}
+            == {k: v for k, v in before.items() if k != "gold_context_threshold"})
+    result = evaluate(dev, gold_context=True, settings=Settings.load(path), progress=False)
+    assert result["threshold"] == after["gold_context_threshold"]
+    assert abs(result["f1"] - result["best_f1"]) < 1e-6  # the stored threshold is this file's best-F1 one
+    chat = evaluate(dev, settings=Settings.load(path), progress=False, limit=5)
+    assert chat["threshold"] == before["threshold"]

@@ -134,3 +134,54 @@ def test_averaged_adapter_runs_the_mean_of_the_merged_weights(tmp_path):
     (bad / "adapter_config.json").write_text(json.dumps(dict(cfg, lora_alpha=cfg["lora_alpha"] * 3)))
     with pytest.raises(ValueError):
         average_adapters([shipped, bad], tmp_path / "never")
+
+
+def test_a_phase_can_start_from_the_shipped_soup(tmp_path):
+    """The shipped adapter is a rank-64 soup; a further phase takes its rank and starts from its weights."""
+    from safetensors.torch import load_file
+
+    from qa.settings import ROOT
+
+    shipped = ROOT / "models" / "reader-minilm-squad-lora"
+    context = "Harbin is the capital of Heilongjiang province. It lies on the Songhua River."
+    qas = [{"id": str(i), "question": q, "answers": [{"text": a, "answer_start": context.index(a)}]}
+           for i, (q, a) in enumerate([("Which river does Harbin lie on?", "Songhua River"),
+                                       ("What is Harbin the capital of?", "Heilongjiang province")])]
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"data": [{"title": "Harbin", "paragraphs": [{"context": context, "qas": qas}]}]}))
+    cfg = TrainConfig(train_file=str(path), out=str(tmp_path / "run"), export=str(tmp_path / "adapter"),
+                      init_adapter=str(shipped), batch_size=2, epochs=2, lr=0.0, eval_questions=0, max_steps=2)
+    assert train(cfg)["step"] == 2
+    config = json.loads((tmp_path / "adapter" / "adapter_config.json").read_text())
+    assert config["r"] == json.loads((shipped / "adapter_config.json").read_text())["r"] == 64
+    before, after = (load_file(str(d / "adapter_model.safetensors")) for d in (shipped, tmp_path / "adapter"))
+    assert before.keys() == after.keys()
+    assert all(bool((before[k] == after[k]).all()) for k in before)  # lr 0: exactly the weights it started from
+
+
+def test_the_training_script_holds_each_recorded_phase():
+    """scripts/train-reader.sh trains with the settings the shipped adapter's record gives for each phase."""
+    import shlex
+
+    from typer.main import get_command
+
+    from qa.cli import app
+    from qa.settings import ROOT
+
+    script = (ROOT / "scripts" / "train-reader.sh").read_text().replace("\\\n", " ")
+    command = get_command(app).commands["train"]
+    runs = [command.make_context("train", shlex.split(line)[2:]).params
+            for line in script.splitlines() if line.startswith("qa train ")]
+    record, phases = json.loads((ROOT / "models" / "reader-minilm-squad-lora" / "training_state.json").read_text()), []
+    while record:
+        phases.insert(0, record["config"])
+        record = record.get("previous")
+    assert len(runs) == len(phases) == 4
+    for run, cfg in zip(runs, phases):
+        want = {"seed": cfg["seed"], "lr": cfg["lr"], "epochs": cfg["epochs"],
+                "other": cfg.get("neg_other", cfg.get("negative_ratio")),  # phase 1 had only this one rate
+                "removed": cfg.get("neg_removed", 0.0), "swap": cfg.get("neg_swap", 0.0),
+                "negation": cfg.get("neg_negation", 0.0), "antonym": cfg.get("neg_antonym", 0.0),
+                "swap_in_paragraph": cfg.get("swap_in_paragraph", 0.0), "other_similar": cfg.get("other_similar", 0.0)}
+        assert {k: run[k] for k in want} == want
+    assert "qa average runs/reader-phase3/export runs/reader-phase4/export" in script
