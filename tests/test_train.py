@@ -9,6 +9,17 @@ from qa.readers.extractive import ExtractiveReader
 from qa.train import TrainConfig, train
 
 SQUAD = Path(__file__).resolve().parents[2] / "shared" / "squad" / "train-v1.1.json"
+HARBIN = "Harbin is the capital of Heilongjiang province. It lies on the Songhua River."
+
+
+def _squad_file(tmp_path, paragraphs) -> Path:
+    """A one-article SQuAD file: [(context, [(question, answer), ...]), ...]."""
+    paras = [{"context": c, "qas": [{"id": f"{p}-{i}", "question": q,
+                                     "answers": [{"text": a, "answer_start": c.index(a)}]}
+                                    for i, (q, a) in enumerate(qas)]} for p, (c, qas) in enumerate(paragraphs)]
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({"data": [{"title": "Harbin", "paragraphs": paras}]}))
+    return path
 
 
 @pytest.mark.skipif(not SQUAD.exists(), reason="../shared/squad is not beside the checkout")
@@ -78,16 +89,10 @@ def test_other_paragraph_negative_can_take_the_one_most_like_the_question(tmp_pa
 
     from qa.train import squad_examples
 
-    own = "Harbin is the capital of Heilongjiang province. It lies on the Songhua River."
     near = "Grain and timber from the river port of Harbin are shipped down the river every summer."
     far = "Moscow is the capital of Russia, and its metro opened in 1935."
-    question, answer = "Which river does Harbin lie on?", "Songhua River"
-    data = {"data": [{"title": "Harbin", "paragraphs": [
-        {"context": own, "qas": [{"id": "1", "question": question,
-                                  "answers": [{"text": answer, "answer_start": own.index(answer)}]}]},
-        {"context": near, "qas": []}, {"context": far, "qas": []}]}]}
-    path = tmp_path / "train.json"
-    path.write_text(json.dumps(data))
+    path = _squad_file(tmp_path, [(HARBIN, [("Which river does Harbin lie on?", "Songhua River")]),
+                                  (near, []), (far, [])])
 
     def negatives(similar: float) -> set[str]:
         cfg = TrainConfig(train_file=str(path), neg_other=1, neg_removed=0, neg_swap=0, neg_negation=0,
@@ -143,12 +148,8 @@ def test_a_phase_can_start_from_the_shipped_soup(tmp_path):
     from qa.settings import ROOT
 
     shipped = ROOT / "models" / "reader-minilm-squad-lora"
-    context = "Harbin is the capital of Heilongjiang province. It lies on the Songhua River."
-    qas = [{"id": str(i), "question": q, "answers": [{"text": a, "answer_start": context.index(a)}]}
-           for i, (q, a) in enumerate([("Which river does Harbin lie on?", "Songhua River"),
-                                       ("What is Harbin the capital of?", "Heilongjiang province")])]
-    path = tmp_path / "train.json"
-    path.write_text(json.dumps({"data": [{"title": "Harbin", "paragraphs": [{"context": context, "qas": qas}]}]}))
+    path = _squad_file(tmp_path, [(HARBIN, [("Which river does Harbin lie on?", "Songhua River"),
+                                            ("What is Harbin the capital of?", "Heilongjiang province")])])
     cfg = TrainConfig(train_file=str(path), out=str(tmp_path / "run"), export=str(tmp_path / "adapter"),
                       init_adapter=str(shipped), batch_size=2, epochs=2, lr=0.0, eval_questions=0, max_steps=2)
     assert train(cfg)["step"] == 2
