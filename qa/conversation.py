@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import re
 
-_PRONOUN = re.compile(r"\b(it|its|he|she|him|her|his|they|them|their|there)\b", re.I)
+_PRONOUN = re.compile(r"\b(it|its|he|she|him|her|his|they|them|their|there|that)\b", re.I)
+_LEAD = re.compile(r"^(?:(and|but|so|also|plus|then|ok|okay)\b[\s,]*)?(?:(what|how) about|what of|and)?\s*", re.I)
+_WH = re.compile(r"^(why|how|when|where|who|whom|what|which|how come|how so)\b", re.I)
+# "Why?", "when was that?": the question is about the last turn's event as a whole
+_WH_ONLY = re.compile(r"^((why|how|when|how come|how so|how (much|many|long))( (is|was|did|does|exactly|that|so|then|not))*|where|who|what|"
+                      r"which)\W*$", re.I)
+_ATTACHED = re.compile(r"^(in|on|at|for|to|from|with|by|about|of|the|those|these|this|that|a|an)\b", re.I)
+_CLAUSE = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should)\b", re.I)
 _NAME = re.compile(r"\b([A-Z$][\w'$,.-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'-]*)*)")
 _QWORDS = {"What", "Who", "Whom", "Where", "When", "Why", "How", "Which", "Did", "Does", "Do", "Is", "Was", "Are",
            "Were", "Can", "Could", "Has", "Have", "Had", "And", "But", "So", "In", "On", "At"}
@@ -17,6 +24,38 @@ def _names(text: str) -> list[str]:
         if words:
             out.append(" ".join(words).rstrip(",."))
     return out
+
+
+def expand_ellipsis(question: str, last_q: str, last_a: str) -> str:
+    """A short follow-up made whole from the last turn: 'Why?' -> 'Why <last question> <its answer>',
+    'And in euros?' -> '<last question> in euros', 'What about Xi?' -> the last question with Xi for its name."""
+    lead = _LEAD.match(question)
+    rest = question[lead.end():].strip() if lead else question
+    body = last_q.strip().rstrip("?.! ")
+    fragment = rest.rstrip("?.! ")
+    if not fragment:
+        return question
+    if _WH_ONLY.match(rest):
+        fragment = re.sub(r"\s+that$", "", fragment, flags=re.I)
+        return f"{fragment} {body} {last_a}".strip() + "?"
+    if len(rest.split()) <= 4 and not _WH.match(rest) and not _CLAUSE.match(rest):
+        names = [n for n in _names(last_q) if n.lower() not in rest.lower()]
+        if names and not _ATTACHED.match(rest) and len(rest.split()) <= 3:  # "what about Xi?": same question, Xi
+            return last_q.replace(names[0], fragment, 1)
+        return f"{body} {fragment}?"  # "and in euros?", "those soldiers"
+    return question
+
+
+def asks_on_its_own(question: str) -> bool:
+    """The follow-up's own form says what it asks ('Why?', 'did he …'), though its subject is the last turn's."""
+    rest = question[_LEAD.match(question).end():].strip()
+    return bool(rest) and not re.match(r"^(what|how) about\b", question, re.I) and bool(_WH.match(rest) or _CLAUSE.match(rest))
+
+
+def elliptical(question: str) -> bool:
+    """Too short to be read on its own, or plainly continuing the last turn ('and …', 'what about …')."""
+    words = question.split()
+    return len(words) <= 4 or bool(re.match(r"^(and|but|so|also|what about|how about|what of)\b", question, re.I))
 
 
 def resolve(question: str, history: list[tuple[str, str]], turns: int = 1) -> tuple[str, str]:
@@ -34,11 +73,15 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1) -> tu
     answer = last_a if last_a and len(last_a.split()) <= 8 else ""
     answer_names, question_names = _names(answer), _names(last_q)
     asked_who = last_q.strip().lower().startswith(("who", "whom", "whose"))
+    if elliptical(question):
+        question = expand_ellipsis(question, last_q, answer)
 
     def referent(m: re.Match) -> str:
         p = m.group(1).lower()
         if p in ("he", "she", "him", "her", "his"):
             order = answer_names + question_names if asked_who else question_names + answer_names
+        elif p == "that":
+            order = [answer]
         else:  # it, its, they, them, their, there
             order = answer_names + ([answer] if answer else []) + question_names
         if not order:
@@ -46,6 +89,8 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1) -> tu
         name = order[0]
         if p == "there":
             return f"in {name}"
+        if p == "that" and (question[m.end():].strip(" ?!.") or not answer):
+            return m.group(0)  # "that city", "said that Putin …", or nothing said to point at
         followed_by_word = re.match(r"\s+[a-z]", question[m.end():]) is not None
         if p in ("its", "his", "their") or (p == "her" and followed_by_word):
             return f"{name}'s"

@@ -161,7 +161,9 @@ def _ask(assistant, turn: Turn, history, gold_context: bool, threshold: float) -
         else:
             ans = assistant.ask(turn.question, history)
             latency = time.perf_counter() - t0
-            conf, guess, x = ans.score, ans.candidate, list(ans.evidence.values())
+            # SQuAD and CoQA score the reader's span, whatever shape the chat gave: its own confidence decides
+            guess, x = ans.candidate, list(ans.evidence.values())
+            conf = assistant.span_confidence(x) if x else 0.0
             passages = assistant.retrieve(turn.question, history, 10)
             src = ans.cited or (ans.sources[0] if ans.sources else None)
             cited = src.text if src else ""

@@ -27,8 +27,14 @@ class Settings:
     # defines it, set by `qa calibrate --gold-context`; None: use `threshold`
     gold_context_threshold: float | None = None
     confidence_weights: dict = field(default_factory=dict)  # per reader name; set by `qa calibrate`
+    # answer shapes (qa.question decides the kind of question)
+    # a sentence's score: (selector probability + weight x the reader's confidence in a span inside it) / (1 + weight)
+    sentence_reader_weight: float = 1.0
+    sentence_threshold: float = 0.3  # that score needed for a sentence or evidence answer; `qa calibrate CHAT_SET`
+    summary_words: int = 120  # word budget of a summary
     max_question_chars: int = 2000
     history_turns: int = 1  # earlier turns used to resolve a follow-up
+    followup_extra_k: int = 2  # a follow-up also reads the best passages for itself alone (qa.assistant._search)
 
     @classmethod
     def load(cls, path: str | Path | None = None, **overrides) -> "Settings":

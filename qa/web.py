@@ -9,7 +9,7 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from qa.answer import Answer
+from qa.answer import SUMMARY, Answer
 from qa.assistant import Assistant, QuestionError
 from qa.document import DocumentError, from_bytes
 
@@ -18,6 +18,10 @@ EXAMPLES = [
     "Which city did Putin visit on the second day of his trip to China?",
     "Which news agency reported that Putin thanked Xi?",
     "What is the population of Harbin?",
+    "Why did Putin go to China?",
+    "Did Putin visit Beijing?",
+    "summarize the article",
+    "whats the trade between russia n china",
 ]
 MAX_UPLOAD_BYTES = 2_000_000
 CSS = """
@@ -26,28 +30,43 @@ CSS = """
 .qa-meta{color:#666;font-size:.85em;margin:.2em 0}
 .qa-source{border-left:3px solid #bbb;padding-left:.6em;margin:.4em 0;color:#333}
 .qa-source mark{background:#ffe066;padding:0 .1em}
+.qa-sentence,.qa-evidence{font-weight:400;color:#123}
+.qa-answer mark{background:#c8f0d4;font-weight:600;padding:0 .1em}
+.qa-summary{margin:.2em 0 .2em 1.2em;padding:0}
+.qa-summary li{margin:.25em 0}
 """
+def _marked(text: str, span: tuple[int, int] | None) -> str:
+    e = html.escape
+    if not span:
+        return e(text)
+    s, t = span
+    return f"{e(text[:s])}<mark>{e(text[s:t])}</mark>{e(text[t:])}"
+
+
 def render(ans: Answer) -> str:
-    """HTML for one answer. Every piece of text is escaped: documents and questions are data, not markup."""
+    """HTML for one answer, in its shape. Every piece of text is escaped: documents and questions are data."""
     e = html.escape
     parts = []
+    if ans.kind == SUMMARY:
+        parts.append('<p class="qa-meta">Summary of the article, sentence by sentence:</p><ul class="qa-summary">')
+        for src in ans.sources:
+            parts.append(f'<li>{e(src.text)} <span class="qa-meta">[{e(src.title)}, characters '
+                         f'{src.start}–{src.end}]</span></li>')
+        parts.append("</ul>")
+        return "".join(parts).replace("\n", " ")
     if ans.abstained:
         parts.append(f'<p class="qa-refusal">{e(ans.text)}</p>')
         parts.append(f'<p class="qa-meta">confidence {ans.score:.2f} · below the threshold, so no answer is given</p>')
     else:
-        parts.append(f'<p class="qa-answer">{e(ans.text)}</p>')
+        parts.append(f'<p class="qa-answer qa-{ans.kind}">{_marked(ans.text, ans.highlight)}</p>')
         parts.append(f'<p class="qa-meta">confidence {ans.score:.2f}</p>')
     shown = [ans.cited] if ans.cited else ans.sources[:1]
     for src in shown:
         label = "Source" if src.answer_start is not None else "Closest passage"
         parts.append(f'<p class="qa-meta">{label}: {e(src.title)} ({e(src.doc_id)}), '
                      f'characters {src.start}–{src.end}</p>')
-        if src.answer_start is not None:
-            s, t = src.answer_start - src.start, src.answer_end - src.start
-            body = f"{e(src.text[:s])}<mark>{e(src.text[s:t])}</mark>{e(src.text[t:])}"
-        else:
-            body = e(src.text)
-        parts.append(f'<blockquote class="qa-source">{body}</blockquote>')
+        span = (src.answer_start - src.start, src.answer_end - src.start) if src.answer_start is not None else None
+        parts.append(f'<blockquote class="qa-source">{_marked(src.text, span)}</blockquote>')
     # one HTML block with no blank lines, so the chat's markdown renderer leaves it as it is
     return "".join(parts).replace("\n", "<br>")
 

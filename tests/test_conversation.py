@@ -21,3 +21,15 @@ def test_he_refers_to_the_person_asked_about():
 def test_there_becomes_a_place():
     _, reading = resolve("Who did Putin meet there?", [("Which city did Putin visit?", "Harbin")])
     assert reading == "Who did Putin meet in Harbin?"
+
+
+def test_elliptical_follow_ups_take_the_last_question():
+    trade = [("How large was trade between Russia and China last year?", "$240 billion")]
+    assert resolve("And in euros?", trade)[1] == "How large was trade between Russia and China last year in euros?"
+    assert resolve("Why?", trade)[1].startswith("Why How large was trade")
+    said = [("What did Putin say about US tariffs?", "unfair competition")]
+    assert resolve("What about Xi?", said)[1] == "What did Xi say about US tariffs?"
+    assert resolve("and xi?", said)[1] == "What did xi say about US tariffs?"
+    harbin = [("Which city did Putin visit?", "Harbin")]
+    assert resolve("where is that", harbin)[1] == "where is Harbin"
+    assert resolve("Who did Putin meet in Harbin?", harbin)[1] == "Who did Putin meet in Harbin?"  # whole: unchanged

@@ -29,7 +29,7 @@ def server(assistant, tmp_path_factory):
     settings = replace(assistant.settings, index_dir=str(tmp_path_factory.mktemp("web") / "index"))
     index = Index.build(default_documents(), assistant.embedder, settings.chunk_words, settings.chunk_overlap)
     index.save(settings.index_dir)
-    app_assistant = Assistant(settings, index, assistant.embedder, assistant.reader)
+    app_assistant = Assistant(settings, index, assistant.embedder, assistant.reader, assistant.picker.selector)
     demo = build(app_assistant)
     port = _free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS, quiet=True)
@@ -146,4 +146,44 @@ def test_browser_chat(server):
 
         page.locator("#clear").click()
         expect(page.locator("#chat .qa-refusal, #chat .qa-answer")).to_have_count(0)
+        browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (setup.sh --test installs it)")
+def test_browser_shows_each_answer_shape(server):
+    """A sentence answer with its key part marked, yes/no evidence, a summary as cited bullets, a casual follow-up."""
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.goto(server[0])
+        box = page.locator("#question textarea")
+
+        box.fill("Why has Russia become so dependent on China?")
+        box.press("Enter")
+        expect(page.locator("#chat .qa-sentence")).to_have_count(1, timeout=60_000)
+        expect(page.locator("#chat .qa-sentence")).to_contain_text("sanctions")
+        expect(page.locator("#chat .qa-sentence mark")).to_have_count(1)
+        page.screenshot(path=str(ARTIFACTS / "chat-sentence.png"))
+
+        box.fill("did the west accept chinas peace plan")
+        box.press("Enter")
+        expect(page.locator("#chat .qa-evidence")).to_contain_text("The article says:", timeout=60_000)
+
+        box.fill("tl;dr")
+        box.press("Enter")
+        expect(page.locator("#chat .qa-summary li").first).to_contain_text("Harbin", timeout=60_000)
+        assert page.locator("#chat .qa-summary li").count() >= 2
+        expect(page.locator("#chat .qa-summary li").first).to_contain_text("characters")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(ARTIFACTS / "chat-summary.png"))
+
+        box.fill("how much trade between russia n china last yr")
+        box.press("Enter")
+        expect(page.locator("#chat .qa-span")).to_have_text("$240 billion", timeout=60_000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "chat-shapes.png"), full_page=True)
         browser.close()

@@ -152,6 +152,10 @@ class ExtractiveReader:
             text = passages[pi]
             if span.start > 0 and text[span.start - 1] in CURRENCY and text[span.start:span.start + 1].isdigit():
                 span.start -= 1
+            # "$240 billion (€221 billion": a bracket opened in the span is closed in it
+            if text.count("(", span.start, span.end) > text.count(")", span.start, span.end):
+                close = text.find(")", span.end, span.end + 3)
+                span.end = close + 1 if close >= 0 else span.end
             margin = span.score - null
             best = cands.get(pi)
             if best is None or margin > best.score:

@@ -1,0 +1,160 @@
+"""`qa train-selector`: fit the answer-sentence selector on SQuAD and report it on held-out articles.
+
+Data: paragraphs of SQuAD v1.1 train (a seeded sample) and SQuAD 2.0 dev half A, split by article into
+five folds. The shipped model trains on v1.1 and folds 0-3 of half A (their unanswerable questions
+included) and is reported on fold 4; the same fit is also cross-validated over all five folds. A share of
+the training questions is rewritten the way people type in a chat (lower case, no question mark, dropped
+function words, a misspelt word), so casual wording is learned rather than listed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from qa.chunking import sentences as split_sentences
+from qa.selector import features
+
+FOLDS = 5
+_FUNCTION = {"the", "a", "an", "of", "did", "does", "do", "is", "was", "are", "were", "to", "in", "for", "on"}
+_SHORT = {"what is": "whats", "what's": "whats", " and ": " n ", " you ": " u ", "about": "abt", "people": "ppl",
+          "because": "bc", "please": "pls"}
+
+
+def casual(question: str, rng: random.Random) -> str:
+    """A chat-style variant: lower case, shorthand, dropped function words, one typo, odd punctuation."""
+    q = question.lower().rstrip("?. ")
+    for long, short in _SHORT.items():
+        if long in f" {q} " and rng.random() < 0.6:
+            q = f" {q} ".replace(long, short).strip()
+    words = [w for w in q.split() if not (w in _FUNCTION and rng.random() < 0.4)] or q.split()
+    long_words = [i for i, w in enumerate(words) if len(w) > 4 and w.isalpha()]
+    if long_words and rng.random() < 0.5:
+        i = rng.choice(long_words)
+        w = words[i]
+        j = rng.randrange(1, len(w) - 1)
+        words[i] = w[:j] + w[j + 1:] if rng.random() < 0.5 else w[:j] + w[j + 1] + w[j] + w[j + 2:]
+    return " ".join(words) + rng.choice(["", "", "?", "??"])
+
+
+def fold_of(title: str) -> int:
+    return int(hashlib.sha256(title.encode()).hexdigest(), 16) % FOLDS
+
+
+def examples(path: Path, max_paragraphs: int, rng: random.Random, casual_rate: float, fold: bool):
+    """(group key, question, paragraph sentences, index of the answer sentence or -1, fold or -1)."""
+    data = json.loads(path.read_text())["data"]
+    paras = [(a["title"], p) for a in data for p in a["paragraphs"]]
+    if max_paragraphs and len(paras) > max_paragraphs:
+        paras = rng.sample(paras, max_paragraphs)
+    out = []
+    for title, p in paras:
+        ctx = p["context"]
+        spans = split_sentences(ctx)
+        if len(spans) < 2:
+            continue
+        sents = [ctx[s:e] for s, e in spans]
+        for qa in p["qas"]:
+            q = qa["question"].strip()
+            if rng.random() < casual_rate:
+                q = casual(q, rng)
+            gold = -1
+            if not qa.get("is_impossible") and qa.get("answers"):
+                a0 = qa["answers"][0]["answer_start"]
+                gold = next((i for i, (s, e) in enumerate(spans) if s <= a0 < e), -1)
+                if gold < 0:
+                    continue
+            out.append((qa["id"], q, sents, gold, fold_of(title) if fold else -1))
+    return out
+
+
+def _embed(embedder, texts: list[str]) -> dict[str, np.ndarray]:
+    unique = list(dict.fromkeys(texts))
+    vecs = embedder.encode(unique)
+    return dict(zip(unique, vecs))
+
+
+def _matrix(exs, vec):
+    X, y, group = [], [], []
+    for g, (_, q, sents, gold, _f) in enumerate(exs):
+        X.append(features(vec[q], np.stack([vec[s] for s in sents]), q, sents))
+        y += [int(i == gold) for i in range(len(sents))]
+        group += [g] * len(sents)
+    return np.vstack(X), np.array(y), np.array(group)
+
+
+def _fit(X, y, c: float):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=2000).fit(X, y)
+
+
+def _report(model, exs, X, group, cos_col: int) -> dict:
+    """P@1 of the answer sentence (answerable), and how well the best sentence's probability tells
+    answerable from unanswerable questions (AUROC), for the model and for cosine alone."""
+    from sklearn.metrics import roc_auc_score
+
+    p = model.predict_proba(X)[:, 1]
+    cos = X[:, cos_col]
+    hit, hit_cos, best, best_cos, has = [], [], [], [], []
+    for g, (_, _, _, gold, _) in enumerate(exs):
+        rows = np.where(group == g)[0]
+        best.append(p[rows].max())
+        best_cos.append(cos[rows].max())
+        has.append(gold >= 0)
+        if gold >= 0:
+            hit.append(int(np.argmax(p[rows]) == gold))
+            hit_cos.append(int(np.argmax(cos[rows]) == gold))
+    out = {"questions": len(exs), "answerable": int(sum(has)),
+           "p_at_1": float(np.mean(hit)), "p_at_1_cosine": float(np.mean(hit_cos))}
+    if 0 < sum(has) < len(has):
+        out["auroc_answerable"] = float(roc_auc_score(has, best))
+        out["auroc_answerable_cosine"] = float(roc_auc_score(has, best_cos))
+    return out
+
+
+def train(squad_dir: Path, out: Path, paragraphs: int = 4000, casual_rate: float = 0.3, c: float = 0.5,
+          seed: int = 7, log=print) -> dict:
+    from qa.index import Embedder
+    from qa.models import read_models_file, resolve
+    from qa.settings import Settings
+
+    rng = random.Random(seed)
+    t0 = time.time()
+    v11 = examples(squad_dir / "train-v1.1.json", paragraphs, rng, casual_rate, fold=False)
+    half_a = examples(squad_dir / "dev-v2.0-half-a.json", 0, rng, casual_rate, fold=True)
+    half_a_plain = examples(squad_dir / "dev-v2.0-half-a.json", 0, random.Random(seed), 0.0, fold=True)
+    emb = read_models_file(Settings.load().models_file)["embedder"]
+    embedder = Embedder(emb.model, resolve(emb), onnx_query=False)
+    texts = [t for ex in v11 + half_a + half_a_plain for t in (ex[1], *ex[2])]
+    log(f"{len(v11)} v1.1 + {len(half_a)} half-A questions; embedding {len(set(texts)):,} texts…")
+    vec = _embed(embedder, texts)
+    log(f"embedded in {time.time() - t0:.0f} s")
+    Xv, yv, _ = _matrix(v11, vec)
+    cos_col = Xv.shape[1] - 5
+    cv = []
+    for k in range(FOLDS):  # train on v1.1 + the other folds (casual variants included), test on fold k as asked
+        train_a = [e for e in half_a if e[4] != k]
+        test_a = [e for e in half_a_plain if e[4] == k]
+        Xa, ya, _ = _matrix(train_a, vec)
+        model = _fit(np.vstack([Xv, Xa]), np.concatenate([yv, ya]), c)
+        Xt, _, gt = _matrix(test_a, vec)
+        cv.append(_report(model, test_a, Xt, gt, cos_col))
+        log(f"fold {k}: {cv[-1]}")
+    shipped = FOLDS - 1
+    train_a = [e for e in half_a if e[4] != shipped]
+    Xa, ya, _ = _matrix(train_a, vec)
+    model = _fit(np.vstack([Xv, Xa]), np.concatenate([yv, ya]), c)
+    mean = {k: float(np.mean([r[k] for r in cv])) for k in cv[0] if k not in ("questions", "answerable")}
+    metrics = {"held_out_fold": shipped, "held_out": cv[shipped], "cross_validated_mean": mean, "folds": cv,
+               "config": {"v11_paragraphs": paragraphs, "casual_rate": casual_rate, "C": c, "seed": seed,
+                          "features": int(Xv.shape[1]), "train_rows": int(len(yv) + len(ya))},
+               "seconds": round(time.time() - t0)}
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(out / "selector.npz", coef=model.coef_[0].astype("float32"), intercept=np.float32(model.intercept_[0]))
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics

@@ -1,0 +1,66 @@
+"""Answer shapes beyond the short span: the answer sentence of a passage, and the document summary.
+
+`SentencePicker` scores every sentence of the retrieved passages with the trained selector
+(qa.selector) and returns the best one, joined by the next sentence when that one is nearly as
+likely (an explanation often runs over two). `summary_sources` turns a Summarizer's sentences into
+sources with their offsets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.answer import Source
+from qa.chunking import is_prose, sentences
+
+
+@dataclass
+class SentencePick:
+    passage: int  # index into the passages given to `pick`
+    start: int  # character offsets into that passage's text
+    end: int
+    probability: float  # the selector's P(this is the answer sentence) for the best sentence
+    score: float  # that probability plus the reader's support (see `pick`)
+
+
+class SentencePicker:
+    def __init__(self, embedder, selector, max_words: int = 60, second_ratio: float = 0.6,
+                 reader_weight: float = 1.0):
+        self.embedder = embedder
+        self.selector = selector
+        self.max_words = max_words
+        self.second_ratio = second_ratio
+        self.reader_weight = reader_weight
+
+    def warm_up(self) -> None:
+        self.selector.warm_up()
+
+    def pick(self, question: str, passages: list[str], candidates=()) -> SentencePick | None:
+        """The best sentence: the selector's probability, plus `reader_weight` x the reader's confidence when the
+        reader's best span of that passage lies in the sentence (the selector sees the whole sentence, the
+        reader the exact words: a lead sentence is like every question, the reader's span is not)."""
+        spans = [(pi, s, e) for pi, text in enumerate(passages) for s, e in sentences(text) if is_prose(text[s:e])]
+        if not spans:
+            return None
+        texts = [passages[pi][s:e] for pi, s, e in spans]
+        probs = self.selector.probabilities(self.embedder.encode_query(question)[0], self.embedder.encode(texts),
+                                            question, texts)
+        support = np.zeros(len(spans))
+        for c in candidates:
+            for i, (pi, s, e) in enumerate(spans):
+                if pi == c.passage and s <= c.start < e:
+                    support[i] = max(support[i], c.confidence)
+        scores = probs + self.reader_weight * support
+        best = int(np.argmax(scores))
+        pi, s, e = spans[best]
+        nxt = best + 1
+        if (nxt < len(spans) and spans[nxt][0] == pi and probs[nxt] >= self.second_ratio * probs[best]
+                and len(passages[pi][s:spans[nxt][2]].split()) <= self.max_words):
+            e = spans[nxt][2]
+        return SentencePick(pi, s, e, float(probs[best]), float(scores[best]))
+
+
+def summary_sources(doc, picked, retrieval_score: float) -> list[Source]:
+    """One source per summary sentence; the whole sentence is the cited span."""
+    return [Source(doc.id, doc.title, s.text, s.start, s.end, retrieval_score, s.start, s.end) for s in picked]

@@ -1,0 +1,65 @@
+"""Answer shapes end to end on the real models: sentences, evidence, summaries, casual wording, follow-ups."""
+import pytest
+
+from qa.answer import EVIDENCE, REFUSAL, SENTENCE, SPAN, SUMMARY
+
+pytestmark = pytest.mark.slow
+
+
+def _in_document(assistant, ans):
+    doc = assistant.index.documents[ans.cited.doc_id]
+    return doc.text[ans.cited.answer_start:ans.cited.answer_end]
+
+
+def test_why_gets_the_answer_sentence_with_its_key_part(assistant):
+    ans = assistant.ask("Why has Russia become so dependent on China?")
+    assert ans.kind == SENTENCE and ans.question_kind == "explanation"
+    assert "sanctions" in ans.text and ans.text == _in_document(assistant, ans)
+    s, e = ans.highlight
+    assert 0 <= s < e <= len(ans.text) and ans.text[s:e].strip()
+
+
+def test_yes_no_gets_the_evidence_sentence(assistant):
+    ans = assistant.ask("did the west accept china's peace plan")
+    assert ans.kind == EVIDENCE and ans.text.startswith("The article says: ")
+    assert "rejected by Western leaders" in ans.text
+    assert ans.text.removeprefix("The article says: ") == _in_document(assistant, ans)
+
+
+@pytest.mark.parametrize("request_", ["summarize the article", "tl;dr", "What is this article about?"])
+def test_summary_is_short_and_every_sentence_is_cited(assistant, article, request_):
+    ans = assistant.ask(request_)
+    assert ans.kind == SUMMARY and not ans.abstained
+    assert len(ans.text.split()) <= assistant.settings.summary_words
+    assert ans.text.splitlines() == [s.text for s in ans.sources] and len(ans.sources) >= 2
+    for s in ans.sources:
+        assert article.text[s.start:s.end] == s.text and s.answer_start == s.start
+    assert "Harbin" in ans.sources[0].text  # the lead comes first
+    assert [s.start for s in ans.sources] == sorted(s.start for s in ans.sources)
+
+
+@pytest.mark.parametrize("casual,formal", [
+    ("which city did putin visit on the 2nd day of his trip to china", "Which city did Putin visit on the second day of his trip to China?"),
+    ("which broadcaster showed footage of the two leaders??", "Which broadcaster showed footage of the two leaders?"),
+    ("which news agency reported tht putin thanked xi", "Which news agency reported that Putin thanked Xi?"),
+])
+def test_casual_wording_gets_the_same_answer(assistant, casual, formal):
+    a, b = assistant.ask(casual), assistant.ask(formal)
+    assert b.kind == SPAN and a.kind == SPAN and a.text == b.text
+
+
+def test_one_word_follow_ups_are_read_against_the_conversation(assistant):
+    history = [("How large was trade between Russia and China last year?", "$240 billion")]
+    euros = assistant.ask("And in euros?", history)
+    assert "trade" in euros.resolved_question and "euros" in euros.resolved_question
+    # the right span, balanced; its confidence (0.21) is just under the calibrated threshold (0.23), so it may be refused
+    assert euros.candidate == "$240 billion (€221 billion)"
+    why = assistant.ask("Why?", history)
+    assert why.question_kind == "explanation" and why.kind in (SENTENCE, REFUSAL)
+    assert "trade" in why.resolved_question
+
+
+def test_unanswerable_questions_are_still_refused(assistant):
+    for q in ["What is the population of Harbin?", "Who is the mayor of Harbin?", "What gift did Xi give Putin?"]:
+        ans = assistant.ask(q)
+        assert ans.abstained and ans.kind == REFUSAL, (q, ans.text)
