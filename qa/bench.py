@@ -15,6 +15,7 @@ from pathlib import Path
 from qa.metrics import percentile
 
 DEV = Path(__file__).resolve().parent.parent / "tests" / "data" / "dev-squad2.json"
+CHAT = DEV.with_name("dev-chat.json")
 
 
 def _cold_start_s() -> float:
@@ -62,6 +63,27 @@ def _concurrent(assistant, clients: int, per_client: int, questions: list[str]) 
     elapsed = time.perf_counter() - t0
     demo.close()
     return len(done) / elapsed, len(errors)
+
+
+def _chat_latency(assistant, index_dir: Path) -> dict:
+    """Latency of the chat dev set on its own documents, overall and per answer shape (summaries included)."""
+    from qa import Assistant
+    from qa.chat_eval import load_chat_set
+    from qa.index import Index
+
+    chat = load_chat_set(CHAT)
+    s = assistant.settings
+    index = Index.build(chat.documents, assistant.embedder, s.chunk_words, s.chunk_overlap)
+    index.save(index_dir)
+    a = Assistant(s, index, assistant.embedder, assistant.reader, assistant.picker.selector if assistant.picker else None)
+    times: dict[str, list[float]] = {}
+    for item in chat.items:
+        ans = a.ask(item.question, item.history)
+        times.setdefault(ans.kind, []).append(ans.timings["total_s"])
+    every = [t for ts in times.values() for t in ts]
+    out = {"chat_p50_s": statistics.median(every), "chat_p95_s": percentile(every, 0.95)}
+    out.update({f"chat_{kind}_p50_s": statistics.median(ts) for kind, ts in sorted(times.items())})
+    return out
 
 
 def _profile(assistant, questions: list[str], directory: Path) -> Path:
@@ -126,6 +148,7 @@ def run(json_out: Path | None = None, clients: int = 8, per_client: int = 5, pro
             reader_only_p50_s=statistics.median(bare), whole_article_p50_s=statistics.median(whole_times),
             repeated_question_p50_s=statistics.median(repeats))
         figures["overhead_ratio"] = figures["latency_p50_s"] / figures["reader_only_p50_s"] - 1
+        figures.update(_chat_latency(a, Path(tmp) / "chat"))
         a.embedder.clear_cache()  # throughput without the repeated-question cache
         figures["concurrent_qps"], figures["concurrent_errors"] = _concurrent(a, clients, per_client, questions)
         if profile:

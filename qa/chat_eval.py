@@ -168,15 +168,20 @@ def evaluate_chat(path: str | Path, index_dir=None, assistant=None, settings=Non
 
 
 def sentence_threshold(rows: list[dict], grid=tuple(i / 100 for i in range(5, 96))) -> dict:
-    """The sentence-answer threshold with the most successes, from rows scored with threshold 0; and the same
-    choice cross-validated by document (chosen on the other documents' items, scored on each one's)."""
+    """The sentence-answer threshold with the most successes less wrong answers (a wrong answer costs more than a
+    refusal), from rows scored with threshold 0; and the same choice cross-validated by document (chosen on the
+    other documents' items, scored on each one's)."""
     rows = [r for r in rows if r["shape"] in ("sentence", "evidence")]
 
     def successes(subset, t):
         return sum((r["outcome"] == "success") if r["confidence"] >= t else not r["answers"] for r in subset)
 
+    def utility(subset, t):
+        wrong = sum(r["confidence"] >= t and r["outcome"] != "success" for r in subset)
+        return successes(subset, t) - wrong
+
     def best(subset):
-        return max(grid, key=lambda t: (successes(subset, t), -t))
+        return max(grid, key=lambda t: (utility(subset, t), -t))
 
     docs = sorted({r["doc"] for r in rows})
     held = sum(successes([r for r in rows if r["doc"] == d], best([r for r in rows if r["doc"] != d])) for d in docs)
