@@ -198,21 +198,20 @@ def calibrate(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON to 
     import tempfile
 
     from qa import Assistant
+    from qa.chat_eval import evaluate_chat, is_chat_file, sentence_threshold
     from qa.evaluate import calibrate as fit, evaluate, load_question_set
     from qa.metrics import best_threshold
     from qa.settings import SETTINGS_FILE, Settings
 
     path = settings_file or SETTINGS_FILE
-    from qa.chat_eval import evaluate_chat, is_chat_file, sentence_threshold
-
     if is_chat_file(file):  # a chat set sets the sentence-answer threshold; the span weights stay SQuAD's
         result = evaluate_chat(file, settings=Settings.load(path, sentence_threshold=0.0))
-        fit = sentence_threshold(result["predictions"])
-        Settings.load(path).save_overrides(path, sentence_threshold=fit["threshold"])
-        cv = fit["success_cross_validated"]
-        out.print(f"sentence threshold {fit['threshold']:.2f}: {fit['success']:.1%} of {fit['items']} sentence-shaped "
-                  f"items succeed" + (f" ({cv:.1%} with the threshold chosen on the other documents)" if cv else "")
-                  + f" → {path}")
+        chosen = sentence_threshold(result["predictions"])
+        Settings.load(path).save_overrides(path, sentence_threshold=chosen["threshold"])
+        cv = chosen["success_cross_validated"]
+        out.print(f"sentence threshold {chosen['threshold']:.2f}: {chosen['success']:.1%} of {chosen['items']} "
+                  f"sentence-shaped items succeed"
+                  + (f" ({cv:.1%} with the threshold chosen on the other documents)" if cv else "") + f" → {path}")
         return
     settings = Settings.load(path, threshold=0.0)
     settings.gold_context_threshold = None

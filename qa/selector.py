@@ -3,15 +3,14 @@
 A logistic regression over the embedder's vectors (their elementwise product and cosine) and a few
 lexical features, trained on SQuAD (`qa train-selector`): the sentence that holds the answer is the
 positive; the other sentences of its paragraph, and every sentence for the unanswerable questions of
-half A's training articles, are negatives. So the best sentence's probability is also evidence for
-abstaining. The weights are one small .npz file, committed with a model card.
+half A's training articles, are negatives. It ranks the answer sentence first more often than the vectors'
+cosine does (see the model card), but is no better at telling unanswerable questions apart. The weights are one
+small .npz file, committed with a model card.
 """
 from __future__ import annotations
 
-import json
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +40,6 @@ def features(q_vec: np.ndarray, s_vecs: np.ndarray, question: str, sentences: li
     return np.hstack([prod, cos, lex]).astype("float32")
 
 
-@dataclass
-class Scored:
-    index: int  # into the sentences given to `score`
-    probability: float
-
-
 class SentenceSelector:
     """Cheap to construct; the weights load on first use."""
 
@@ -65,10 +58,6 @@ class SentenceSelector:
             except (OSError, KeyError, ValueError) as e:
                 raise ModelError(f"cannot load the sentence selector from {self.path} ({e}); "
                                  "retrain it with `qa train-selector`") from None
-
-    @property
-    def card(self) -> dict:
-        return json.loads((self.path / "metrics.json").read_text())
 
     def probabilities(self, q_vec: np.ndarray, s_vecs: np.ndarray, question: str,
                       sentences: list[str]) -> np.ndarray:

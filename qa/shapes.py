@@ -20,8 +20,7 @@ class SentencePick:
     passage: int  # index into the passages given to `pick`
     start: int  # character offsets into that passage's text
     end: int
-    probability: float  # the selector's P(this is the answer sentence) for the best sentence
-    score: float  # that probability plus the reader's support (see `pick`)
+    score: float  # the selector's probability plus the reader's support (see `pick`)
 
 
 class SentencePicker:
@@ -58,7 +57,7 @@ class SentencePicker:
         if (nxt < len(spans) and spans[nxt][0] == pi and probs[nxt] >= self.second_ratio * probs[best]
                 and len(passages[pi][s:spans[nxt][2]].split()) <= self.max_words):
             e = spans[nxt][2]
-        return SentencePick(pi, s, e, float(probs[best]), float(scores[best]))
+        return SentencePick(pi, s, e, float(scores[best]))
 
 
 def summary_sources(doc, picked, retrieval_score: float) -> list[Source]:
