@@ -9,7 +9,8 @@ from qa.document import Document
 # A sentence ends at . ! ? (maybe closed by a quote or bracket) followed by space and a capital,
 # a digit, a quote or a bracket, or at a paragraph break.
 _END = re.compile(r"""(?<=[.!?])["'”’)\]]?\s+(?=["'“‘(\[]?[A-Z0-9])|\n\n""")
-_ABBREV = re.compile(r"\b(Mr|Mrs|Ms|Dr|Prof|St|Gen|Col|Lt|Sen|Rep|Jr|Sr|vs|etc|No|U\.S|U\.K|e\.g|i\.e|approx|Inc|Ltd|Co)\.$", re.I)
+_ABBREV = re.compile(r"\b(Mr|Mrs|Ms|Dr|Prof|St|Gen|Col|Lt|Sen|Rep|Jr|Sr|vs|etc|No|U\.S|U\.K|e\.g|i\.e|approx|Inc|Ltd|Co|"
+                     r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.$", re.I)  # "Oct. 7" is one date
 
 
 @dataclass

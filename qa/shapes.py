@@ -7,12 +7,16 @@ sources with their offsets.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from qa.answer import Source
 from qa.chunking import is_prose, sentences
+
+
+_OPENS_WITH_PRONOUN = re.compile(r"^[\"'“]?(It|This|That|These|Those|They|He|She|Its|Their|His|Her)\b")
 
 
 @dataclass
@@ -53,6 +57,10 @@ class SentencePicker:
         scores = probs + self.reader_weight * support
         best = int(np.argmax(scores))
         pi, s, e = spans[best]
+        prev = best - 1
+        if (prev >= 0 and spans[prev][0] == pi and _OPENS_WITH_PRONOUN.match(passages[pi][s:e])
+                and len(passages[pi][spans[prev][1]:e].split()) <= self.max_words):
+            s = spans[prev][1]  # "It is due to report …" says nothing without the sentence it points back to
         nxt = best + 1
         if (nxt < len(spans) and spans[nxt][0] == pi and probs[nxt] >= self.second_ratio * probs[best]
                 and len(passages[pi][s:spans[nxt][2]].split()) <= self.max_words):

@@ -25,3 +25,9 @@ def test_sentences_respect_quotes_and_abbreviations():
     text = 'He said "we are ready." Then Mr. Smith left the U.S. on Monday. Prices rose 2.5% in May.'
     spans = [text[s:e] for s, e in sentences(text)]
     assert spans == ['He said "we are ready."', "Then Mr. Smith left the U.S. on Monday.", "Prices rose 2.5% in May."]
+
+
+def test_an_abbreviated_month_does_not_end_a_sentence():
+    text = "HARLOW FALLS, Ohio, Oct. 7 (Wire) - Norvane opened a plant. It cost $14 billion."
+    assert [text[s:e] for s, e in sentences(text)] == [
+        "HARLOW FALLS, Ohio, Oct. 7 (Wire) - Norvane opened a plant.", "It cost $14 billion."]

@@ -63,3 +63,11 @@ def test_unanswerable_questions_are_still_refused(assistant):
     for q in ["What is the population of Harbin?", "Who is the mayor of Harbin?", "What gift did Xi give Putin?"]:
         ans = assistant.ask(q)
         assert ans.abstained and ans.kind == REFUSAL, (q, ans.text)
+
+
+def test_a_sentence_that_points_back_comes_with_the_one_before(assistant):
+    passage = ("Storms hit the coast on Sunday. The council set up an independent commission on Monday. "
+               "It is due to report by the end of September.")
+    pick = assistant.picker.pick("When is the commission due to report?", [passage])
+    assert passage[pick.start:pick.end] == ("The council set up an independent commission on Monday. "
+                                            "It is due to report by the end of September.")
