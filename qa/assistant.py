@@ -122,18 +122,34 @@ class Assistant:
             self.picker.warm_up()
 
     def add_documents(self, documents: list[Document]) -> None:
-        """Index more documents (a document with an existing id replaces it) and persist, atomically."""
+        """Index more documents and persist, atomically. Only they are embedded; a document with an id already
+        indexed replaces that one."""
+        s = self.settings
         with self._write_lock:
-            docs = {**self._index.documents, **{d.id: d for d in documents}}
-            index = Index.build(list(docs.values()), self.embedder, self.settings.chunk_words,
-                                self.settings.chunk_overlap)
-            index.save(self.settings.index_dir)
-            self._index, self._retriever = index, Retriever(index, self.embedder, self.settings.rrf_k)
-            self._speller = Speller([d.text for d in index.documents.values()])
+            replaced = {d.id for d in documents} & set(self._index.documents)
+            index = self._index.without(replaced) if replaced else self._index
+            self._swap(index.extend(documents, self.embedder, s.chunk_words, s.chunk_overlap))
+
+    def remove_documents(self, doc_ids: list[str]) -> None:
+        """Drop documents (their chunks and vectors) and persist, atomically."""
+        with self._write_lock:
+            self._swap(self._index.without(set(doc_ids)))
+
+    def _swap(self, index: Index) -> None:
+        index.save(self.settings.index_dir)
+        self._index, self._retriever = index, Retriever(index, self.embedder, self.settings.rrf_k)
+        self._speller = Speller([d.text for d in index.documents.values()])
 
     def span_confidence(self, x: list[float]) -> float:
         """The calibrated confidence of a span from its evidence features (qa.confidence)."""
         return confidence(x, self.settings.confidence_weights.get(self.reader.name, DEFAULT_WEIGHTS))
+
+    def with_documents(self, documents: list[Document]) -> "Assistant":
+        """This assistant with `documents` added in memory only (one visitor's uploads): the models are shared,
+        the shared index and its files are not touched."""
+        s = self.settings
+        index = self._index.extend(documents, self.embedder, s.chunk_words, s.chunk_overlap)
+        return Assistant(s, index, self.embedder, self.reader, self.picker.selector if self.picker else None)
 
     def best_candidate(self, question: str, candidates, similarities: list[float]):
         """(calibrated confidence, candidate, evidence) of the most confident candidate."""

@@ -39,12 +39,27 @@ def _assistant(index: Optional[Path]):
 
 @app.command()
 def index(files: List[Path] = typer.Argument(None, help=".txt, .md or .html files (default: the shipped article)"),
-          index_dir: Optional[Path] = typer.Option(None, "--index", help="index folder (default: ./index)")):
-    """Clean, chunk and embed documents into the FAISS index (replacing what is there)."""
+          index_dir: Optional[Path] = typer.Option(None, "--index", help="index folder (default: ./index)"),
+          add: bool = typer.Option(False, "--add", help="add FILES to what is indexed (only they are embedded)"),
+          remove: Optional[List[str]] = typer.Option(None, "--remove", help="drop the document with this id"),
+          list_: bool = typer.Option(False, "--list", help="list the indexed documents")):
+    """Clean, chunk and embed documents into the FAISS index (replacing what is there, unless --add)."""
     from qa import Assistant
     from qa.assistant import default_documents
     from qa.document import load
 
+    if list_ or remove or add:
+        a = Assistant.load(index_dir=index_dir)
+        if add:
+            docs = [load(f) for f in files or []]
+            with err.status(f"adding {len(docs)} document(s)…"):
+                a.add_documents(docs)
+        if remove:
+            a.remove_documents(list(remove))
+        for d in a.index.documents.values():
+            n = sum(c.doc_id == d.id for c in a.index.chunks)
+            print(f"{d.id}\t{d.title[:70]}\t{len(d.text.split()):,} words\t{n} chunks")  # tab-separated, for scripts
+        return
     docs = [load(f) for f in files] if files else default_documents()
     with err.status(f"indexing {len(docs)} document(s)…"):
         a = Assistant.load(index_dir=index_dir, documents=docs)
@@ -290,11 +305,12 @@ def average(adapters: List[Path] = typer.Argument(..., help="adapter folders (fr
 
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(7860),
-          index_dir: Optional[Path] = typer.Option(None, "--index")):
+          index_dir: Optional[Path] = typer.Option(None, "--index"),
+          auth: Optional[str] = typer.Option(None, help="USER:PASSWORD that every visitor must give")):
     """Start the web chat."""
-    from qa.web import serve as run
+    from qa.web import parse_auth, serve as run
 
-    run(host=host, port=port, index_dir=index_dir)
+    run(host=host, port=port, index_dir=index_dir, auth=parse_auth(auth))
 
 
 @app.command()

@@ -123,6 +123,40 @@ class Index:
         }
         return cls(documents, chunks, vf, manifest)
 
+    def extend(self, documents: list[Document], embedder: Embedder, chunk_words: int,
+               chunk_overlap: int) -> "Index":
+        """A new in-memory index: this one plus `documents`. Only the new documents are embedded; this index and
+        its files are left as they are (a visitor's uploads never reach the shared index)."""
+        import faiss
+
+        clash = sorted(d.id for d in documents if d.id in self.documents)
+        if clash:
+            raise ValueError(f"document ids already indexed: {clash}")
+        chunks = [c for d in documents for c in chunk(d, chunk_words, chunk_overlap)]
+        vf = faiss.IndexFlatIP(self.faiss.d)
+        vf.add(self.faiss.reconstruct_n(0, self.faiss.ntotal))
+        if chunks:
+            vf.add(embedder.encode([f"{c.title}\n{c.text}" if c.title not in c.text else c.text for c in chunks]))
+        manifest = {**self.manifest, "documents": {**self.manifest["documents"], **{d.id: d.sha256 for d in documents}},
+                    "n_chunks": len(self.chunks) + len(chunks)}
+        return Index([*self.documents.values(), *documents], self.chunks + chunks, vf, manifest)
+
+    def without(self, doc_ids: set[str]) -> "Index":
+        """A new in-memory index without those documents: their chunks and vectors go, nothing is re-embedded."""
+        import faiss
+
+        missing = sorted(set(doc_ids) - set(self.documents))
+        if missing:
+            raise ValueError(f"not indexed: {', '.join(missing)}")
+        keep = [i for i, c in enumerate(self.chunks) if c.doc_id not in doc_ids]
+        if not keep:
+            raise ValueError("removing those would leave the index empty")
+        vf = faiss.IndexFlatIP(self.faiss.d)
+        vf.add(self.faiss.reconstruct_n(0, self.faiss.ntotal)[keep])
+        docs = [d for d in self.documents.values() if d.id not in doc_ids]
+        manifest = {**self.manifest, "documents": {d.id: d.sha256 for d in docs}, "n_chunks": len(keep)}
+        return Index(docs, [self.chunks[i] for i in keep], vf, manifest)
+
     def save(self, directory: str | Path) -> None:
         """Write into a temporary sibling folder, then swap it in, so a crash never leaves half an index."""
         import faiss

@@ -1,6 +1,8 @@
 """The web chat (Gradio): cited, highlighted answers; uploads; a `/chat` API for gradio_client."""
 from __future__ import annotations
 
+import dataclasses
+import hmac
 import html
 import os
 import threading
@@ -11,7 +13,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.answer import SUMMARY, Answer
 from qa.assistant import Assistant, QuestionError
-from qa.document import DocumentError, from_bytes
+from qa.document import SUPPORTED, Document, DocumentError, from_bytes
+from qa.sessions import Limits, Sessions, upload_id
 
 EXAMPLES = [
     "How large was trade between Russia and China last year?",
@@ -23,7 +26,6 @@ EXAMPLES = [
     "summarize the article",
     "whats the trade between russia n china",
 ]
-MAX_UPLOAD_BYTES = 2_000_000
 CSS = """
 .qa-answer{font-size:1.1em;font-weight:600;color:#0b6b3a;margin:0}
 .qa-refusal{font-size:1.1em;font-weight:600;color:#8a5a00;margin:0}
@@ -71,25 +73,47 @@ def render(ans: Answer) -> str:
     return "".join(parts).replace("\n", "<br>")
 
 
-def documents_markdown(assistant: Assistant) -> str:
-    rows = [f"- **{html.escape(d.title)}** ({html.escape(d.id)}, {len(d.text.split()):,} words)"
-            for d in assistant.index.documents.values()]
-    return "### Indexed documents\n" + "\n".join(rows)
+def documents_markdown(shared: Assistant, own: list[Document] = ()) -> str:
+    def row(d: Document) -> str:
+        return f"- **{html.escape(d.title)}** ({html.escape(d.id)}, {len(d.text.split()):,} words)"
+
+    text = "### Indexed documents\n" + "\n".join(row(d) for d in shared.index.documents.values())
+    if own:
+        text += "\n\n### Your documents (only you see them)\n" + "\n".join(row(d) for d in own)
+    return text
 
 
-def build(assistant: Assistant):
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """'user:password' -> (user, password) for Gradio's login; None -> no login."""
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("--auth takes USER:PASSWORD, both non-empty")
+    return user, password
+
+
+def operator_token_matches(token: str) -> bool:
+    """True only when the server has an operator token (QA_ADMIN_TOKEN) and `token` is it."""
+    expected = os.environ.get("QA_ADMIN_TOKEN", "")
+    return bool(expected) and hmac.compare_digest(expected.encode(), (token or "").encode())
+
+
+def build(assistant: Assistant, limits: Limits = Limits()):
     import gradio as gr
 
-    def answer(message: str, pairs: list[tuple[str, str]]) -> tuple[str, Answer | None]:
+    sessions = Sessions(assistant, limits)
+
+    def answer(message: str, pairs: list[tuple[str, str]], own: list[Document]) -> tuple[str, Answer | None]:
         """(rendered reply, the Answer or None when the question was unusable)."""
         try:
-            ans = assistant.ask(message, pairs)
+            ans = sessions.assistant(own).ask(message, pairs)
         except QuestionError as err:
             return f'<p class="qa-refusal">{html.escape(str(err))}</p>', None
         return render(ans), ans
 
-    def respond(message: str, chat: list, pairs: list):
-        reply, ans = answer(message, pairs)
+    def respond(message: str, chat: list, pairs: list, own: list):
+        reply, ans = answer(message, pairs, own)
         shown = html.escape(message if len(message) <= 2000 else message[:2000] + "…")
         chat = [*chat, {"role": "user", "content": shown}, {"role": "assistant", "content": reply}]
         if ans is not None:
@@ -97,29 +121,53 @@ def build(assistant: Assistant):
         return "", chat, pairs
 
     def api_chat(message: str) -> str:
-        """One question, no history: the rendered answer with its source."""
-        return answer(message, [])[0]
+        """One question, no history, the shared documents: the rendered answer with its source."""
+        return answer(message, [], [])[0]
 
-    def upload(path):
-        if not path:
-            return "Choose a .txt, .md or .html file.", documents_markdown(assistant)
+    def read_upload(path) -> tuple[bytes, str]:
         p = Path(path)
+        if p.suffix.lower() not in SUPPORTED:
+            raise DocumentError(f"{p.name}: unsupported file type (use .txt, .md or .html)")
+        if p.stat().st_size > limits.file_megabytes * 1e6:
+            raise DocumentError(f"{p.name}: larger than {limits.file_megabytes:g} MB")
+        return p.read_bytes(), p.name
+
+    def upload(path, own: list):
+        """A visitor's upload: kept in this session only."""
+        if not path:
+            return "Choose a .txt, .md or .html file.", documents_markdown(assistant, own), own
         try:
-            if p.stat().st_size > MAX_UPLOAD_BYTES:
-                raise DocumentError(f"{p.name}: larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
-            if p.suffix.lower() not in (".txt", ".md", ".markdown", ".html", ".htm"):
-                raise DocumentError(f"{p.name}: unsupported file type (use .txt, .md or .html)")
-            doc = from_bytes(p.read_bytes(), p.name)
+            doc, own = sessions.add(own, *read_upload(path))
+            sessions.assistant(own)  # embed it now, so the first question does not wait
+        except DocumentError as err:
+            return (f"Not added: {html.escape(str(err))}. Your documents are unchanged.",
+                    documents_markdown(assistant, own), own)
+        return (f"Added **{html.escape(doc.title)}** ({len(doc.text.split()):,} words) for you only; ask about it "
+                "now.", documents_markdown(assistant, own), own)
+
+    def operator_upload(path, token: str) -> str:
+        """Adds a document to the shared index, for everyone and on disk; needs the operator token."""
+        if not operator_token_matches(token):
+            return ("Refused: adding a shared document needs the operator token (QA_ADMIN_TOKEN), and this "
+                    "request does not carry it. Nothing was changed.")
+        if not path:
+            return "Choose a .txt, .md or .html file."
+        try:
+            data, name = read_upload(path)
+            doc = from_bytes(data, name)
+            doc = dataclasses.replace(doc, id=upload_id(doc))
+            if doc.id in assistant.index.documents:
+                raise DocumentError(f"{name}: the same text is already indexed")
             assistant.add_documents([doc])
         except DocumentError as err:
-            return f"Not added: {html.escape(str(err))}. The index is unchanged.", documents_markdown(assistant)
-        return (f"Added **{html.escape(doc.title)}** ({len(doc.text.split()):,} words); ask about it now.",
-                documents_markdown(assistant))
+            return f"Not added: {html.escape(str(err))}. The shared index is unchanged."
+        return f"Added {doc.id} for everyone."
 
     with gr.Blocks(title="Ask the article") as demo:
         gr.Markdown("## Ask the article\nAnswers are quoted from the indexed articles, with the source "
                     "passage and the answer highlighted. When the articles do not say, the assistant says so.")
         pairs = gr.State([])  # this browser session's (question, answer) turns
+        own = gr.State([], time_to_live=limits.idle_seconds)  # this session's uploaded documents
         with gr.Row():
             with gr.Column(scale=3):
                 chat = gr.Chatbot(height=520, label="Chat", elem_id="chat")
@@ -133,24 +181,38 @@ def build(assistant: Assistant):
                 docs = gr.Markdown(documents_markdown(assistant), elem_id="documents")
                 file = gr.File(label="Add a document (.txt, .md, .html)", file_types=[".txt", ".md", ".html", ".htm"],
                                type="filepath", elem_id="upload")
+                gr.Markdown(limits.describe(), elem_id="upload-limits")
                 status = gr.Markdown(elem_id="upload-status")
+                with gr.Accordion("Operator: add a shared document", open=False):
+                    op_file = gr.File(label="Document for everyone", file_types=[".txt", ".md", ".html", ".htm"],
+                                      type="filepath", elem_id="operator-file")
+                    op_token = gr.Textbox(label="Operator token (QA_ADMIN_TOKEN)", type="password", max_lines=1)
+                    op_add = gr.Button("Add for everyone")
+                    op_status = gr.Markdown(elem_id="operator-status")
         for trigger in (box.submit, send.click):
-            trigger(respond, [box, chat, pairs], [box, chat, pairs], api_visibility="private", concurrency_limit=4)
+            trigger(respond, [box, chat, pairs, own], [box, chat, pairs], api_visibility="private",
+                    concurrency_limit=4)
         clear.click(lambda: ("", [], []), None, [box, chat, pairs], api_visibility="private")
-        file.upload(upload, file, [status, docs], api_name="upload", concurrency_limit=1)
+        file.upload(upload, [file, own], [status, docs, own], api_name="upload", concurrency_limit=2)
+        demo.load(lambda own: documents_markdown(assistant, own), own, docs, api_visibility="private")
         gr.api(api_chat, api_name="chat", concurrency_limit=4)
+        op_add.click(operator_upload, [op_file, op_token], op_status, api_name="operator_upload",
+                     concurrency_limit=1).then(lambda own: documents_markdown(assistant, own), own, docs,
+                                               api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860, index_dir=None, block: bool = True):
+def serve(host: str = "127.0.0.1", port: int = 7860, index_dir=None, block: bool = True,
+          auth: tuple[str, str] | None = None):
     import gradio as gr
 
     assistant = Assistant.load(index_dir=index_dir)
     assistant.warm_up()
-    demo = build(assistant)
+    limits = Limits()
+    demo = build(assistant, limits)
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, show_error=False,
-                css=CSS, theme=gr.themes.Soft())
+                css=CSS, theme=gr.themes.Soft(), state_session_capacity=limits.sessions, auth=auth)
     print(f"ready: http://{host}:{port}", flush=True)
     if block:
         threading.Event().wait()

@@ -113,3 +113,23 @@ def test_calibrate_gold_context_sets_only_the_reader_only_threshold(tmp_path):
     assert abs(result["f1"] - result["best_f1"]) < 1e-6  # the stored threshold is this file's best-F1 one
     chat = evaluate(dev, settings=Settings.load(path), progress=False, limit=5)
     assert chat["threshold"] == before["threshold"]
+
+
+def test_index_adds_lists_and_removes_documents_incrementally(tmp_path):
+    idx = str(tmp_path / "i")
+    assert qa("index", "--index", idx).returncode == 0
+    vectors = (tmp_path / "i" / "vectors.faiss").read_bytes()
+    note = tmp_path / "lake.md"
+    note.write_text("# Lake Baikal report\n\nLake Baikal in Siberia is the deepest lake in the world, reaching "
+                    "1,642 metres.\n")
+    r = qa("index", str(note), "--add", "--index", idx)
+    assert r.returncode == 0, r.stderr
+    assert "article\t" in r.stdout and "lake\tLake Baikal report" in r.stdout
+    r = qa("ask", "How deep is Lake Baikal?", "--index", idx)
+    assert "1,642 metres" in r.stdout
+    r = qa("index", "--remove", "lake", "--index", idx)
+    assert r.returncode == 0 and "lake" not in r.stdout and "article" in r.stdout
+    assert (tmp_path / "i" / "vectors.faiss").read_bytes() == vectors  # back to the article's vectors exactly
+    r = qa("index", "--remove", "nothing-such", "--index", idx)
+    assert r.returncode == 2 and "not indexed: nothing-such" in r.stderr and "Traceback" not in r.stderr
+    assert "article" in qa("index", "--list", "--index", idx).stdout

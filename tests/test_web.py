@@ -23,17 +23,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(assistant, tmp_path_factory):
-    """The app on its own index (uploads change it), sharing the session's loaded models."""
-    settings = replace(assistant.settings, index_dir=str(tmp_path_factory.mktemp("web") / "index"))
+def _start(assistant, directory):
+    """The app on its own index in `directory`, sharing the session's loaded models."""
+    settings = replace(assistant.settings, index_dir=str(Path(directory) / "index"))
     index = Index.build(default_documents(), assistant.embedder, settings.chunk_words, settings.chunk_overlap)
     index.save(settings.index_dir)
     app_assistant = Assistant(settings, index, assistant.embedder, assistant.reader, assistant.picker.selector)
     demo = build(app_assistant)
     port = _free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS, quiet=True)
-    yield f"http://127.0.0.1:{port}/", app_assistant
+    return f"http://127.0.0.1:{port}/", demo, app_assistant
+
+
+@pytest.fixture(scope="module")
+def server(assistant, tmp_path_factory):
+    url, demo, app_assistant = _start(assistant, tmp_path_factory.mktemp("web"))
+    yield url, app_assistant
     demo.close()
 
 
@@ -91,23 +96,129 @@ def test_concurrent_clients(server):
     assert not wrong
 
 
-def test_upload_adds_a_document_and_rejects_bad_files(client, server, tmp_path):
+LAKE = ("# Lake Baikal report\n\nLake Baikal in Siberia is the deepest lake in the world, "
+        "reaching 1,642 metres. It holds about a fifth of the world's fresh surface water.\n")
+
+
+def _files(directory) -> dict:
+    return {p.name: p.read_bytes() for p in Path(directory).iterdir()}
+
+
+def test_upload_is_private_and_rejects_bad_files(client, server, tmp_path):
     from gradio_client import handle_file
 
-    _, app_assistant = server
-    before = set(app_assistant.index.documents)
+    url, app_assistant = server
+    before, on_disk = set(app_assistant.index.documents), _files(app_assistant.settings.index_dir)
     bad = tmp_path / "broken.txt"
     bad.write_bytes(b"\x00\x01\x02\x03 binary")
     status, _ = client.predict(handle_file(str(bad)), api_name="/upload")
-    assert "Not added" in status and set(app_assistant.index.documents) == before
+    assert "Not added" in status and "binary" in status
     good = tmp_path / "lake.md"
-    good.write_text("# Lake Baikal report\n\nLake Baikal in Siberia is the deepest lake in the world, "
-                    "reaching 1,642 metres. It holds about a fifth of the world's fresh surface water.\n")
+    good.write_text(LAKE)
     status, docs = client.predict(handle_file(str(good)), api_name="/upload")
-    assert "Added" in status and "Lake Baikal report" in docs
-    assert "lake" in app_assistant.index.documents
-    reply = client.predict("How deep is Lake Baikal?", api_name="/chat")
-    assert "1,642 metres" in reply
+    assert "Added" in status and "for you only" in status and "Lake Baikal report" in docs
+    assert "Your documents" in docs
+    # nothing shared changed: not the index in memory, not its files, not other visitors' answers
+    assert set(app_assistant.index.documents) == before and _files(app_assistant.settings.index_dir) == on_disk
+    assert "The article does not say" in client.predict("How deep is Lake Baikal?", api_name="/chat")
+
+
+def test_an_upload_named_like_a_shipped_document_replaces_nothing(server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    url, app_assistant = server
+    on_disk = _files(app_assistant.settings.index_dir)
+    forged = tmp_path / "article.txt"
+    forged.write_text("Trade between Russia and China last year was worth exactly one dollar.")
+    status, _ = Client(url, verbose=False).predict(handle_file(str(forged)), api_name="/upload")
+    assert "Added" in status
+    reply = Client(url, verbose=False).predict("How large was trade between Russia and China last year?",
+                                               api_name="/chat")
+    assert "<mark>$240 billion</mark>" in reply and "one dollar" not in reply
+    assert _files(app_assistant.settings.index_dir) == on_disk
+    assert app_assistant.index.documents["article"].text.startswith("Putin hails")
+
+
+def test_session_limits_keep_earlier_documents_and_memory_bounded(assistant):
+    """A session past its cap gets the message and keeps what it had; 201 uploads over 67 sessions leave at most
+    `cached_views` assistants in memory."""
+    from qa.document import DocumentError
+    from qa.sessions import Limits, Sessions
+
+    sessions = Sessions(assistant, Limits(documents=3, cached_views=4))
+    own = []
+    for k in range(3):
+        _, own = sessions.add(own, f"Report {k}: the harbour of Town{k} is {k + 3} metres deep.".encode(), f"r{k}.txt")
+    with pytest.raises(DocumentError, match="limit"):
+        sessions.add(own, b"One document too many for this session, it says.", "r9.txt")
+    assert len(own) == 3
+    with pytest.raises(DocumentError, match="already indexed"):
+        sessions.add(own[:2], own[1].text.encode(), "again.txt")
+    ans = sessions.assistant(own).ask("How deep is the harbour of Town2?")
+    assert "5 metres" in ans.text and ans.cited.doc_id == own[2].id
+    assert "Town2" not in str(assistant.ask("How deep is the harbour of Town2?").sources)
+    for n in range(67):
+        docs = []
+        for k in range(3):
+            _, docs = sessions.add(docs, f"Visitor {n} wrote note {k} about the lake level rising.".encode(), "n.txt")
+            sessions.assistant(docs)
+    assert len(sessions._views) <= 4
+
+
+def test_uploads_during_questions_never_leak(server, tmp_path):
+    """8 clients ask while 4 sessions upload: no errors, and every answer cites only the shared documents."""
+    from gradio_client import Client, handle_file
+
+    url, app_assistant = server
+    shared = set(app_assistant.index.documents)
+    files = []
+    for k in range(4):
+        f = tmp_path / f"secret{k}.txt"
+        f.write_text(f"Secret memo {k}: trade between Russia and China last year was worth {k + 2} dollars.")
+        files.append(f)
+
+    def asker(k):
+        c = Client(url, verbose=False)
+        return [c.predict("How large was trade between Russia and China last year?", api_name="/chat")
+                for _ in range(5)]
+
+    def uploader(k):
+        c = Client(url, verbose=False)
+        return c.predict(handle_file(str(files[k])), api_name="/upload")[0]
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        asks = [pool.submit(asker, k) for k in range(8)]
+        ups = [pool.submit(uploader, k) for k in range(4)]
+        replies = [r for f in asks for r in f.result(timeout=600)]
+        statuses = [f.result(timeout=600) for f in ups]
+    assert all("Added" in s for s in statuses)
+    assert len(replies) == 40 and all("<mark>$240 billion</mark>" in r for r in replies)
+    assert not any("Secret memo" in r or "upload-" in r for r in replies)
+    assert set(app_assistant.index.documents) == shared
+
+
+def test_operator_token_guards_shared_documents(assistant, tmp_path, monkeypatch):
+    """Without QA_ADMIN_TOKEN nothing is added; with it, the operator's upload reaches everyone and survives a
+    restart; a wrong token is refused."""
+    from gradio_client import Client, handle_file
+
+    monkeypatch.delenv("QA_ADMIN_TOKEN", raising=False)
+    url, demo, app_assistant = _start(assistant, tmp_path)
+    try:
+        lake = tmp_path / "lake.md"
+        lake.write_text(LAKE)
+        c = Client(url, verbose=False)
+        assert "Refused" in c.predict(handle_file(str(lake)), "anything", api_name="/operator_upload")
+        monkeypatch.setenv("QA_ADMIN_TOKEN", "s3cret-token")
+        assert "Refused" in c.predict(handle_file(str(lake)), "wrong", api_name="/operator_upload")
+        assert "Refused" in c.predict(handle_file(str(lake)), "", api_name="/operator_upload")
+        assert "Lake Baikal" not in str(app_assistant.index.documents.values())
+        assert "for everyone" in c.predict(handle_file(str(lake)), "s3cret-token", api_name="/operator_upload")
+        assert "1,642 metres" in Client(url, verbose=False).predict("How deep is Lake Baikal?", api_name="/chat")
+    finally:
+        demo.close()
+    restarted = Assistant.load(index_dir=app_assistant.settings.index_dir)
+    assert any(d.title == "Lake Baikal report" for d in restarted.index.documents.values())
 
 
 @pytest.mark.browser
@@ -186,4 +297,33 @@ def test_browser_shows_each_answer_shape(server):
         expect(page.locator("#chat .qa-span")).to_have_text("$240 billion", timeout=60_000)
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / "chat-shapes.png"), full_page=True)
+        browser.close()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (setup.sh --test installs it)")
+def test_browser_uploads_stay_with_their_visitor(server, tmp_path):
+    """Two browser contexts (two visitors): A's upload answers A's questions; B never sees it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    lake = tmp_path / "baikal.md"
+    lake.write_text(LAKE)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless", "--disable-gpu"])
+        a, b = browser.new_context().new_page(), browser.new_context().new_page()
+        for page in (a, b):
+            page.goto(server[0])
+            expect(page.locator("#upload-limits")).to_contain_text("private to this browser session")
+        a.locator("#upload input[type=file]").set_input_files(str(lake))
+        expect(a.locator("#upload-status")).to_contain_text("for you only", timeout=60_000)
+        expect(a.locator("#documents")).to_contain_text("Lake Baikal report")
+        for page in (a, b):
+            page.locator("#question textarea").fill("How deep is Lake Baikal?")
+            page.locator("#question textarea").press("Enter")
+        expect(a.locator("#chat mark").last).to_contain_text("1,642 metres", timeout=60_000)
+        expect(b.locator("#chat .qa-refusal")).to_have_count(1, timeout=60_000)
+        expect(b.locator("#chat")).not_to_contain_text("1,642")
+        expect(b.locator("#documents")).not_to_contain_text("Lake Baikal")
+        b.reload()
+        expect(b.locator("#documents")).not_to_contain_text("Lake Baikal")
         browser.close()
