@@ -324,6 +324,8 @@ def test_browser_uploads_stay_with_their_visitor(server, tmp_path):
         expect(b.locator("#chat .qa-refusal")).to_have_count(1, timeout=60_000)
         expect(b.locator("#chat")).not_to_contain_text("1,642")
         expect(b.locator("#documents")).not_to_contain_text("Lake Baikal")
+        ARTIFACTS.mkdir(exist_ok=True)
+        a.screenshot(path=str(ARTIFACTS / "chat-private-upload.png"), full_page=True)
         b.reload()
         expect(b.locator("#documents")).not_to_contain_text("Lake Baikal")
         browser.close()
