@@ -26,7 +26,8 @@ class Limits:
     def describe(self) -> str:
         return (f"Uploads are private to this browser session: at most {self.documents} documents, "
                 f"{self.megabytes:g} MB of text in all ({self.file_megabytes:g} MB a file), "
-                f"forgotten {self.idle_seconds // 60} minutes after your last upload.")
+                f"forgotten {self.idle_seconds // 60} minutes after your last upload (or sooner when more than "
+                f"{self.sessions} visitors are here: the oldest session goes first).")
 
 
 def upload_id(doc: Document) -> str:
