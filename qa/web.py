@@ -6,6 +6,7 @@ import hmac
 import html
 import os
 import threading
+import time
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -203,17 +204,38 @@ def build(assistant: Assistant, limits: Limits = Limits()):
     return demo
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860, index_dir=None, block: bool = True,
-          auth: tuple[str, str] | None = None):
+def create_app(assistant: Assistant, limits: Limits = Limits(), auth: tuple[str, str] | None = None,
+               ready: threading.Event | None = None):
+    """One FastAPI app: the JSON and OpenAI-format API (qa.api) with the web chat mounted at /."""
     import gradio as gr
 
-    assistant = Assistant.load(index_dir=index_dir)
-    assistant.warm_up()
-    limits = Limits()
+    from qa.api import create_api, require_auth
+
     demo = build(assistant, limits)
-    demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, show_error=False,
-                css=CSS, theme=gr.themes.Soft(), state_session_capacity=limits.sessions, auth=auth)
+    demo.state_session_capacity = limits.sessions
+    api = create_api(assistant, ready)
+    if auth:
+        require_auth(api, *auth)
+    return gr.mount_gradio_app(api, demo, path="/", css=CSS, theme=gr.themes.Soft(), auth=auth, show_error=False)
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, index_dir=None, block: bool = True,
+          auth: tuple[str, str] | None = None):
+    import uvicorn
+
+    assistant = Assistant.load(index_dir=index_dir)
+    ready = threading.Event()
+    server = uvicorn.Server(uvicorn.Config(create_app(assistant, Limits(), auth, ready), host=host, port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.05)
+    if not server.started:
+        raise SystemExit(f"could not listen on {host}:{port}")
+    assistant.warm_up()  # /api/health says "loading" until here
+    ready.set()
     print(f"ready: http://{host}:{port}", flush=True)
     if block:
-        threading.Event().wait()
-    return demo
+        thread.join()
+    return server

@@ -81,3 +81,31 @@ def tiny_model(tmp_path_factory):
     BertForQuestionAnswering(config).save_pretrained(path)
     tok.save_pretrained(path)
     return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_app(app):
+    """The mounted app (API + chat) under uvicorn on a free loopback port, as `qa serve` runs it."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+
+    class Handle:
+        def close(self):
+            server.should_exit = True
+            thread.join(timeout=30)
+
+    return f"http://127.0.0.1:{port}/", Handle()

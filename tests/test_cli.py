@@ -133,3 +133,39 @@ def test_index_adds_lists_and_removes_documents_incrementally(tmp_path):
     r = qa("index", "--remove", "nothing-such", "--index", idx)
     assert r.returncode == 2 and "not indexed: nothing-such" in r.stderr and "Traceback" not in r.stderr
     assert "article" in qa("index", "--list", "--index", idx).stdout
+
+
+def test_app_py_serves_the_chat_and_the_api(tmp_path):
+    """`python app.py` as the README starts it: health turns ready, the API answers, the chat page is there."""
+    import time
+
+    import httpx
+
+    from conftest import free_port
+
+    port = free_port()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--index", str(tmp_path / "i")],
+                            cwd=root, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url, status = f"http://127.0.0.1:{port}", None
+        for _ in range(600):
+            try:
+                status = httpx.get(f"{url}/api/health", timeout=5).json()["status"]
+            except httpx.HTTPError:
+                pass
+            if status == "ready":
+                break
+            time.sleep(0.2)
+        assert status == "ready"
+        ans = httpx.post(f"{url}/api/ask", json={"question": "Which broadcaster showed footage of the two leaders?"},
+                         timeout=60).json()
+        assert ans["text"] == "CCTV"
+        assert "Ask the article" in httpx.get(url, timeout=30).text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert "Traceback" not in proc.stdout.read()
+    r = subprocess.run([sys.executable, "app.py", "--auth", "nocolon"], cwd=root, env=ENV, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode != 0 and "USER:PASSWORD" in r.stderr and "Traceback" not in r.stderr

@@ -1,7 +1,6 @@
 """A real Gradio server on loopback, driven by gradio_client and by headless Chromium."""
 import concurrent.futures
 import shutil
-import socket
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,17 +9,13 @@ import pytest
 from qa import Assistant
 from qa.assistant import default_documents
 from qa.index import Index
-from qa.web import CSS, build, render
+from qa.web import create_app, render
+
+from conftest import serve_app
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(assistant, directory):
@@ -29,10 +24,7 @@ def _start(assistant, directory):
     index = Index.build(default_documents(), assistant.embedder, settings.chunk_words, settings.chunk_overlap)
     index.save(settings.index_dir)
     app_assistant = Assistant(settings, index, assistant.embedder, assistant.reader, assistant.picker.selector)
-    demo = build(app_assistant)
-    port = _free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS, quiet=True)
-    return f"http://127.0.0.1:{port}/", demo, app_assistant
+    return (*serve_app(create_app(app_assistant)), app_assistant)
 
 
 @pytest.fixture(scope="module")
