@@ -38,7 +38,7 @@ def _assistant(index: Optional[Path]):
 
 
 @app.command()
-def index(files: List[Path] = typer.Argument(None, help=".txt, .md or .html files (default: the shipped article)"),
+def index(files: List[Path] = typer.Argument(None, help=".txt, .md, .html or .pdf files (default: the shipped article)"),
           index_dir: Optional[Path] = typer.Option(None, "--index", help="index folder (default: ./index)"),
           add: bool = typer.Option(False, "--add", help="add FILES to what is indexed (only they are embedded)"),
           remove: Optional[List[str]] = typer.Option(None, "--remove", help="drop the document with this id"),

@@ -1,4 +1,4 @@
-"""Load a .txt, .md or .html file and clean it into plain paragraphs for reading."""
+"""Load a .txt, .md, .html or .pdf file and clean it into plain paragraphs for reading."""
 from __future__ import annotations
 
 import hashlib
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm")
+SUPPORTED = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 
 # Site furniture that must never become an answer: navigation, photo credits, author/agency tags.
 _NAV = re.compile(r"^\s*(\d+\.\s*)?(skip to|jump to|go to) (content|main|more|navigation|search)", re.I)
@@ -106,7 +106,7 @@ def load(path: str | Path, doc_id: str | None = None) -> Document:
     """Read and clean one file; raises DocumentError with a clear reason."""
     path = Path(path)
     if path.suffix.lower() not in SUPPORTED:
-        raise DocumentError(f"{path.name}: unsupported file type (use .txt, .md or .html)")
+        raise DocumentError(f"{path.name}: unsupported file type (use .txt, .md, .html or .pdf)")
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -114,8 +114,53 @@ def load(path: str | Path, doc_id: str | None = None) -> Document:
     return from_bytes(data, path.name, doc_id)
 
 
+def pdf_text(data: bytes, name: str) -> str:
+    """The text layer of a PDF, page by page (pypdf); encrypted and image-only files get a clear error."""
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        encrypted = reader.is_encrypted
+        pages = [] if encrypted else [page.extract_text() or "" for page in reader.pages]
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as e:
+        raise DocumentError(f"{name}: not a readable PDF ({type(e).__name__})") from None
+    if encrypted:
+        raise DocumentError(f"{name}: the PDF is encrypted; save an unprotected copy and add that")
+    if not any(p.strip() for p in pages):
+        raise DocumentError(f"{name}: the PDF has no text layer (a scan?); nothing to read")
+    return "\n\n".join(_pdf_paragraphs(p) for p in pages)
+
+
+def _pdf_paragraphs(page: str) -> str:
+    """A PDF's lines are layout: a line that runs to the margin continues the paragraph; one that ends a sentence
+    or stops short (a heading, a paragraph's last line) ends it."""
+    out, current = [], []
+    for line in (x.strip() for x in page.splitlines()):
+        if not line:
+            continue
+        current.append(line)
+        if line.endswith((".", "!", "?", ":", '"', "”")) or len(line) < 50:
+            out.append(" ".join(current))
+            current = []
+    if current:
+        out.append(" ".join(current))
+    return "\n\n".join(out)
+
+
 def from_bytes(data: bytes, name: str, doc_id: str | None = None) -> Document:
     suffix = Path(name).suffix.lower()
+    if not data:
+        raise DocumentError(f"{name}: the file is empty")
+    if suffix == ".pdf":
+        text = clean(pdf_text(data, name), ".txt")
+        if len(text.split()) < 5:
+            raise DocumentError(f"{name}: no readable text after cleaning")
+        return Document(id=doc_id or Path(name).stem, title=text.split("\n\n", 1)[0][:200], text=text, source=name)
+    if data[:5] == b"%PDF-":
+        raise DocumentError(f"{name}: this is a PDF; give it the .pdf extension")
     if b"\x00" in data[:8192]:
         raise DocumentError(f"{name}: the file looks binary, not text")
     try:

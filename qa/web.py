@@ -128,7 +128,7 @@ def build(assistant: Assistant, limits: Limits = Limits()):
     def read_upload(path) -> tuple[bytes, str]:
         p = Path(path)
         if p.suffix.lower() not in SUPPORTED:
-            raise DocumentError(f"{p.name}: unsupported file type (use .txt, .md or .html)")
+            raise DocumentError(f"{p.name}: unsupported file type (use .txt, .md, .html or .pdf)")
         if p.stat().st_size > limits.file_megabytes * 1e6:
             raise DocumentError(f"{p.name}: larger than {limits.file_megabytes:g} MB")
         return p.read_bytes(), p.name
@@ -136,7 +136,7 @@ def build(assistant: Assistant, limits: Limits = Limits()):
     def upload(path, own: list):
         """A visitor's upload: kept in this session only."""
         if not path:
-            return "Choose a .txt, .md or .html file.", documents_markdown(assistant, own), own
+            return "Choose a .txt, .md, .html or .pdf file.", documents_markdown(assistant, own), own
         try:
             doc, own = sessions.add(own, *read_upload(path))
             sessions.assistant(own)  # embed it now, so the first question does not wait
@@ -152,7 +152,7 @@ def build(assistant: Assistant, limits: Limits = Limits()):
             return ("Refused: adding a shared document needs the operator token (QA_ADMIN_TOKEN), and this "
                     "request does not carry it. Nothing was changed.")
         if not path:
-            return "Choose a .txt, .md or .html file."
+            return "Choose a .txt, .md, .html or .pdf file."
         try:
             data, name = read_upload(path)
             doc = from_bytes(data, name)
@@ -180,12 +180,12 @@ def build(assistant: Assistant, limits: Limits = Limits()):
                 gr.Examples(EXAMPLES, inputs=box, label="Examples")
             with gr.Column(scale=1):
                 docs = gr.Markdown(documents_markdown(assistant), elem_id="documents")
-                file = gr.File(label="Add a document (.txt, .md, .html)", file_types=[".txt", ".md", ".html", ".htm"],
-                               type="filepath", elem_id="upload")
+                file = gr.File(label="Add a document (.txt, .md, .html, .pdf)",
+                               file_types=[".txt", ".md", ".html", ".htm", ".pdf"], type="filepath", elem_id="upload")
                 gr.Markdown(limits.describe(), elem_id="upload-limits")
                 status = gr.Markdown(elem_id="upload-status")
                 with gr.Accordion("Operator: add a shared document", open=False):
-                    op_file = gr.File(label="Document for everyone", file_types=[".txt", ".md", ".html", ".htm"],
+                    op_file = gr.File(label="Document for everyone", file_types=[".txt", ".md", ".html", ".htm", ".pdf"],
                                       type="filepath", elem_id="operator-file")
                     op_token = gr.Textbox(label="Operator token (QA_ADMIN_TOKEN)", type="password", max_lines=1)
                     op_add = gr.Button("Add for everyone")

@@ -169,3 +169,18 @@ def test_app_py_serves_the_chat_and_the_api(tmp_path):
     r = subprocess.run([sys.executable, "app.py", "--auth", "nocolon"], cwd=root, env=ENV, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode != 0 and "USER:PASSWORD" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_pdf_is_indexed_and_answered_from(tmp_path):
+    from test_document import make_pdf
+
+    idx = str(tmp_path / "i")
+    assert qa("index", "--index", idx).returncode == 0
+    pdf = make_pdf(tmp_path / "baikal.pdf", ["Lake Baikal report",
+                                             "Lake Baikal in Siberia is the deepest lake in the world, reaching "
+                                             "1,642 metres. It holds about a fifth of the world's fresh surface water."])
+    r = qa("index", str(pdf), "--add", "--index", idx)
+    assert r.returncode == 0 and "baikal\tLake Baikal report" in r.stdout, r.stderr
+    r = qa("ask", "How deep is Lake Baikal?", "--json", "--index", idx)
+    ans = json.loads(r.stdout)
+    assert ans["text"] == "1,642 metres" and ans["sources"][0]["doc_id"] == "baikal"

@@ -49,7 +49,49 @@ def test_bad_files_get_clear_errors(data, name, message):
 
 
 def test_unsupported_type(tmp_path):
-    p = tmp_path / "a.pdf"
-    p.write_bytes(b"%PDF")
+    p = tmp_path / "a.docx"
+    p.write_bytes(b"PK\x03\x04")
     with pytest.raises(DocumentError, match="unsupported"):
         load(p)
+
+
+def make_pdf(path, paragraphs):
+    """A real PDF with a text layer, written by reportlab."""
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    style = getSampleStyleSheet()["Normal"]
+    SimpleDocTemplate(str(path)).build([Paragraph(p, style) for p in paragraphs])
+    return path
+
+
+def test_pdf_text_is_read(tmp_path):
+    pdf = make_pdf(tmp_path / "baikal.pdf", ["Lake Baikal report",
+                                             "Lake Baikal in Siberia is the deepest lake in the world, reaching "
+                                             "1,642 metres. It holds about a fifth of the world's fresh surface water."])
+    doc = load(pdf)
+    assert doc.id == "baikal" and doc.title == "Lake Baikal report"
+    assert "reaching 1,642 metres" in doc.text and "\n\n" in doc.text
+
+
+def test_bad_pdfs_get_clear_errors(tmp_path):
+    from pypdf import PdfWriter
+
+    blank = tmp_path / "scan.pdf"
+    w = PdfWriter()
+    w.add_blank_page(200, 200)
+    w.write(str(blank))
+    with pytest.raises(DocumentError, match="no text layer"):
+        load(blank)
+    locked = tmp_path / "locked.pdf"
+    w = PdfWriter(clone_from=str(make_pdf(tmp_path / "open.pdf", ["Some text that is long enough to read."])))
+    w.encrypt("secret")
+    w.write(str(locked))
+    with pytest.raises(DocumentError, match="encrypted"):
+        load(locked)
+    with pytest.raises(DocumentError, match="not a readable PDF"):
+        from_bytes(b"%PDF-1.7 garbage", "broken.pdf")
+    with pytest.raises(DocumentError, match="empty"):
+        from_bytes(b"", "empty.pdf")
+    with pytest.raises(DocumentError, match="give it the .pdf extension"):
+        from_bytes((tmp_path / "open.pdf").read_bytes(), "renamed.txt")
