@@ -65,10 +65,14 @@ def test_index_several_files_then_ask(tmp_path):
 def test_missing_file_and_bad_type(tmp_path):
     r = qa("index", str(tmp_path / "nope.txt"), "--index", str(tmp_path / "i"))
     assert r.returncode == 2 and "cannot read" in r.stderr and "Traceback" not in r.stderr
-    bad = tmp_path / "a.pdf"
-    bad.write_bytes(b"%PDF-1.4")
+    bad = tmp_path / "a.docx"
+    bad.write_bytes(b"PK\x03\x04")
     r = qa("index", str(bad), "--index", str(tmp_path / "i"))
     assert r.returncode == 2 and "unsupported" in r.stderr
+    broken = tmp_path / "a.pdf"
+    broken.write_bytes(b"%PDF-1.4")
+    r = qa("index", str(broken), "--index", str(tmp_path / "i"))
+    assert r.returncode == 2 and "not a readable PDF" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_missing_model_package_names_the_fix(tmp_path):
