@@ -155,10 +155,8 @@ def create_api(assistant: Assistant, ready: threading.Event | None = None) -> Fa
 
     @app.get("/api/documents")
     def documents() -> list[dict]:
-        chunks = {}
-        for c in assistant.index.chunks:
-            chunks[c.doc_id] = chunks.get(c.doc_id, 0) + 1
-        return [{"id": d.id, "title": d.title, "words": len(d.text.split()), "chunks": chunks.get(d.id, 0)}
+        chunks = assistant.index.chunk_counts()
+        return [{"id": d.id, "title": d.title, "words": len(d.text.split()), "chunks": chunks[d.id]}
                 for d in assistant.index.documents.values()]
 
     @app.get("/api/health")

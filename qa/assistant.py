@@ -144,12 +144,18 @@ class Assistant:
         """The calibrated confidence of a span from its evidence features (qa.confidence)."""
         return confidence(x, self.settings.confidence_weights.get(self.reader.name, DEFAULT_WEIGHTS))
 
+    def with_index(self, index: Index, settings: Settings | None = None) -> "Assistant":
+        """An assistant over another index, sharing this one's loaded models and its summaries' sentence vectors."""
+        other = Assistant(settings or self.settings, index, self.embedder, self.reader,
+                          self.picker.selector if self.picker else None)
+        other.summarizer = self.summarizer  # its cache is keyed by document text, so any index can share it
+        return other
+
     def with_documents(self, documents: list[Document]) -> "Assistant":
         """This assistant with `documents` added in memory only (one visitor's uploads): the models are shared,
         the shared index and its files are not touched."""
         s = self.settings
-        index = self._index.extend(documents, self.embedder, s.chunk_words, s.chunk_overlap)
-        return Assistant(s, index, self.embedder, self.reader, self.picker.selector if self.picker else None)
+        return self.with_index(self._index.extend(documents, self.embedder, s.chunk_words, s.chunk_overlap))
 
     def best_candidate(self, question: str, candidates, similarities: list[float]):
         """(calibrated confidence, candidate, evidence) of the most confident candidate."""
@@ -188,11 +194,11 @@ class Assistant:
         question = clean_question(question, self.settings.max_question_chars)
         history = [(clean_question(q, 10**6), a or "") for q, a in (history or []) if q and str(q).strip()]
         search, reading, kind = self.understand(question, history)
-        passages = self._search(search, None if elliptical(question) else reading)
-        t1 = time.perf_counter()
         base = dict(question=question, resolved_question=reading, question_kind=kind, reader=self.reader.name)
         if kind == SUMMARY_Q:
-            return self._summary(self._summary_document(reading, history), passages, base, t0, t1)
+            return self._summary(self._summary_document(reading, history), base, t0)
+        passages = self._search(search, None if elliptical(question) else reading)
+        t1 = time.perf_counter()
         candidates = self.reader.read(reading, [p.chunk.text for p in passages])
         t2 = time.perf_counter()
         sources = [Source(p.chunk.doc_id, p.chunk.title, p.chunk.text, p.chunk.start, p.chunk.end, p.score)
@@ -251,12 +257,13 @@ class Assistant:
                 return holder
         return next(iter(docs.values()))
 
-    def _summary(self, doc: Document, passages, base: dict, t0: float, t1: float) -> Answer:
+    def _summary(self, doc: Document, base: dict, t0: float) -> Answer:
         """An extractive summary of `doc`, each sentence a source with its offsets."""
+        t1 = time.perf_counter()  # finding the document is this answer's retrieval
         picked = self.summarizer.summarize(doc)
         if not picked:
             return Answer(ABSTAIN_TEXT, True, 0.0, [], kind=REFUSAL, **base)
-        sources = summary_sources(doc, picked, 1.0)
         t2 = time.perf_counter()
-        return Answer("\n".join(s.text for s in picked), False, 1.0, sources, kind=SUMMARY, **base,
-                      timings={"retrieval_s": t1 - t0, "reader_s": 0.0, "summary_s": t2 - t1, "total_s": t2 - t0})
+        return Answer("\n".join(s.text for s in picked), False, 1.0, summary_sources(doc, picked, 1.0), kind=SUMMARY,
+                      **base, timings={"retrieval_s": t1 - t0, "reader_s": 0.0, "summary_s": t2 - t1,
+                                       "total_s": t2 - t0})

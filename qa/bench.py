@@ -67,7 +67,6 @@ def _concurrent(assistant, clients: int, per_client: int, questions: list[str]) 
 
 def _chat_latency(assistant, index_dir: Path) -> dict:
     """Latency of the chat dev set on its own documents, overall and per answer shape (summaries included)."""
-    from qa import Assistant
     from qa.chat_eval import load_chat_set
     from qa.index import Index
 
@@ -75,7 +74,7 @@ def _chat_latency(assistant, index_dir: Path) -> dict:
     s = assistant.settings
     index = Index.build(chat.documents, assistant.embedder, s.chunk_words, s.chunk_overlap)
     index.save(index_dir)
-    a = Assistant(s, index, assistant.embedder, assistant.reader, assistant.picker.selector if assistant.picker else None)
+    a = assistant.with_index(index)
     times: dict[str, list[float]] = {}
     for item in chat.items:
         ans = a.ask(item.question, item.history)

@@ -56,9 +56,9 @@ def index(files: List[Path] = typer.Argument(None, help=".txt, .md, .html or .pd
                 a.add_documents(docs)
         if remove:
             a.remove_documents(list(remove))
-        for d in a.index.documents.values():
-            n = sum(c.doc_id == d.id for c in a.index.chunks)
-            print(f"{d.id}\t{d.title[:70]}\t{len(d.text.split()):,} words\t{n} chunks")  # tab-separated, for scripts
+        chunks = a.index.chunk_counts()
+        for d in a.index.documents.values():  # tab-separated, for scripts
+            print(f"{d.id}\t{d.title[:70]}\t{len(d.text.split()):,} words\t{chunks[d.id]} chunks")
         return
     docs = [load(f) for f in files] if files else default_documents()
     with err.status(f"indexing {len(docs)} document(s)…"):

@@ -105,13 +105,17 @@ def clean(raw: str, suffix: str = ".txt") -> str:
 def load(path: str | Path, doc_id: str | None = None) -> Document:
     """Read and clean one file; raises DocumentError with a clear reason."""
     path = Path(path)
-    if path.suffix.lower() not in SUPPORTED:
-        raise DocumentError(f"{path.name}: unsupported file type (use .txt, .md, .html or .pdf)")
+    check_type(path.name)
     try:
         data = path.read_bytes()
     except OSError as e:
         raise DocumentError(f"{path}: cannot read ({e.strerror or e})") from e
     return from_bytes(data, path.name, doc_id)
+
+
+def check_type(name: str) -> None:
+    if Path(name).suffix.lower() not in SUPPORTED:
+        raise DocumentError(f"{name}: unsupported file type (use .txt, .md, .html or .pdf)")
 
 
 def pdf_text(data: bytes, name: str) -> str:
@@ -151,23 +155,21 @@ def _pdf_paragraphs(page: str) -> str:
 
 
 def from_bytes(data: bytes, name: str, doc_id: str | None = None) -> Document:
+    check_type(name)
     suffix = Path(name).suffix.lower()
     if not data:
         raise DocumentError(f"{name}: the file is empty")
     if suffix == ".pdf":
         text = clean(pdf_text(data, name), ".txt")
-        if len(text.split()) < 5:
-            raise DocumentError(f"{name}: no readable text after cleaning")
-        return Document(id=doc_id or Path(name).stem, title=text.split("\n\n", 1)[0][:200], text=text, source=name)
-    if data[:5] == b"%PDF-":
+    elif data[:5] == b"%PDF-":
         raise DocumentError(f"{name}: this is a PDF; give it the .pdf extension")
-    if b"\x00" in data[:8192]:
+    elif b"\x00" in data[:8192]:
         raise DocumentError(f"{name}: the file looks binary, not text")
-    try:
-        raw = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DocumentError(f"{name}: not UTF-8 text") from None
-    text = clean(raw, suffix)
+    else:
+        try:
+            text = clean(data.decode("utf-8-sig"), suffix)
+        except UnicodeDecodeError:
+            raise DocumentError(f"{name}: not UTF-8 text") from None
     if len(text.split()) < 5:
         raise DocumentError(f"{name}: no readable text after cleaning")
     title = text.split("\n\n", 1)[0][:200]

@@ -109,7 +109,7 @@ class Index:
         chunks = [c for d in documents for c in chunk(d, chunk_words, chunk_overlap)]
         if not chunks:
             raise ValueError("no text to index")
-        vecs = embedder.encode([f"{c.title}\n{c.text}" if c.title not in c.text else c.text for c in chunks])
+        vecs = _embed(chunks, embedder)
         vf = faiss.IndexFlatIP(vecs.shape[1])
         vf.add(vecs)
         manifest = {
@@ -127,35 +127,41 @@ class Index:
                chunk_overlap: int) -> "Index":
         """A new in-memory index: this one plus `documents`. Only the new documents are embedded; this index and
         its files are left as they are (a visitor's uploads never reach the shared index)."""
-        import faiss
-
         clash = sorted(d.id for d in documents if d.id in self.documents)
         if clash:
             raise ValueError(f"document ids already indexed: {clash}")
         chunks = [c for d in documents for c in chunk(d, chunk_words, chunk_overlap)]
-        vf = faiss.IndexFlatIP(self.faiss.d)
-        vf.add(self.faiss.reconstruct_n(0, self.faiss.ntotal))
+        vectors = self.faiss.reconstruct_n(0, self.faiss.ntotal)
         if chunks:
-            vf.add(embedder.encode([f"{c.title}\n{c.text}" if c.title not in c.text else c.text for c in chunks]))
-        manifest = {**self.manifest, "documents": {**self.manifest["documents"], **{d.id: d.sha256 for d in documents}},
-                    "n_chunks": len(self.chunks) + len(chunks)}
-        return Index([*self.documents.values(), *documents], self.chunks + chunks, vf, manifest)
+            vectors = np.vstack([vectors, _embed(chunks, embedder)])
+        return self._derived([*self.documents.values(), *documents], self.chunks + chunks, vectors)
 
     def without(self, doc_ids: set[str]) -> "Index":
         """A new in-memory index without those documents: their chunks and vectors go, nothing is re-embedded."""
-        import faiss
-
         missing = sorted(set(doc_ids) - set(self.documents))
         if missing:
             raise ValueError(f"not indexed: {', '.join(missing)}")
         keep = [i for i, c in enumerate(self.chunks) if c.doc_id not in doc_ids]
         if not keep:
             raise ValueError("removing those would leave the index empty")
+        return self._derived([d for d in self.documents.values() if d.id not in doc_ids],
+                             [self.chunks[i] for i in keep], self.faiss.reconstruct_n(0, self.faiss.ntotal)[keep])
+
+    def _derived(self, documents: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> "Index":
+        """An index of the same build settings over other documents, from vectors already computed."""
+        import faiss
+
         vf = faiss.IndexFlatIP(self.faiss.d)
-        vf.add(self.faiss.reconstruct_n(0, self.faiss.ntotal)[keep])
-        docs = [d for d in self.documents.values() if d.id not in doc_ids]
-        manifest = {**self.manifest, "documents": {d.id: d.sha256 for d in docs}, "n_chunks": len(keep)}
-        return Index(docs, [self.chunks[i] for i in keep], vf, manifest)
+        vf.add(vectors)
+        manifest = {**self.manifest, "documents": {d.id: d.sha256 for d in documents}, "n_chunks": len(chunks)}
+        return Index(documents, chunks, vf, manifest)
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Chunks per document id."""
+        counts = dict.fromkeys(self.documents, 0)
+        for c in self.chunks:
+            counts[c.doc_id] += 1
+        return counts
 
     def save(self, directory: str | Path) -> None:
         """Write into a temporary sibling folder, then swap it in, so a crash never leaves half an index."""
@@ -220,6 +226,11 @@ class Index:
         if {d.id: d.sha256 for d in documents} != manifest.get("documents"):
             raise IndexLoadError(f"{directory}: documents do not match the manifest")
         return cls(documents, chunks, vf, manifest)
+
+
+def _embed(chunks: list[Chunk], embedder: Embedder) -> np.ndarray:
+    """A chunk's vector is of its text, headed by its document's title unless the text already holds it."""
+    return embedder.encode([f"{c.title}\n{c.text}" if c.title not in c.text else c.text for c in chunks])
 
 
 def stored_documents(directory: str | Path) -> list[Document]:

@@ -75,10 +75,11 @@ def expand_shorthand(question: str) -> str:
     return q.strip()
 
 
-_FILLER = re.compile(r"\b(can|could|would|you|u|me|for|give|please|of|the|this|that|it|article|story|piece|report|"
-                     r"text|news|document|what|is|was|about|in|a|an|all|short|quick|me|i|want|need|some|on|its|say|"
-                     r"does|do|tell|pls|plz|please|thanks|summari[sz]e|summary|sum|up|tl|dr|tldr|gist|main|points?|key|takeaways?|idea|"
-                     r"overview|recap|nutshell|highlights|brief|rundown|version|facts|explain)\b|[^\w\s]", re.I)
+_FILLER = re.compile(
+    r"\b(can|could|would|you|u|me|i|for|give|please|pls|plz|thanks|want|need|of|the|this|that|it|its|a|an|all|some|"
+    r"on|in|what|is|was|about|say|does|do|tell|explain|article|story|piece|report|text|news|document|short|quick|"
+    r"summari[sz]e|summary|sum|up|tl|dr|tldr|gist|main|points?|key|takeaways?|idea|overview|recap|nutshell|"
+    r"highlights|brief|rundown|version|facts)\b|[^\w\s]", re.I)
 
 
 def summary_topic(question: str) -> str:

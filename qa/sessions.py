@@ -18,7 +18,7 @@ from qa.document import Document, DocumentError, from_bytes
 class Limits:
     documents: int = 20  # per session
     megabytes: float = 5.0  # of text per session
-    file_megabytes: float = 2.0  # per file
+    file_megabytes: float = 2.0  # per file (checked before the file is read: qa.web)
     sessions: int = 200  # sessions whose state the server keeps; the oldest goes first
     idle_seconds: int = 3600  # a session's uploads are forgotten this long after its last change
     cached_views: int = 16  # assistants over shared + a session's documents, kept ready
@@ -30,9 +30,14 @@ class Limits:
                 f"{self.sessions} visitors are here: the oldest session goes first).")
 
 
-def upload_id(doc: Document) -> str:
-    """Taken from the content, never from the file's name: no upload can take another document's id."""
-    return f"upload-{doc.sha256[:12]}"
+def uploaded(data: bytes, name: str, taken) -> Document:
+    """An uploaded file as a document. Its id is taken from the content, never from the file's name, so no upload
+    can take another document's id; the same text as a document in `taken` (ids) is refused."""
+    doc = from_bytes(data, name)
+    doc = replace(doc, id=f"upload-{doc.sha256[:12]}")
+    if doc.id in taken:
+        raise DocumentError(f"{name}: the same text is already indexed")
+    return doc
 
 
 class Sessions:
@@ -45,15 +50,10 @@ class Sessions:
     def add(self, documents: list[Document], data: bytes, name: str) -> tuple[Document, list[Document]]:
         """(the new document, the session's documents with it); DocumentError says why not, and changes nothing."""
         lim = self.limits
-        if len(data) > lim.file_megabytes * 1e6:
-            raise DocumentError(f"{name}: larger than {lim.file_megabytes:g} MB")
         if len(documents) >= lim.documents:
             raise DocumentError(f"this session already has {len(documents)} documents, the limit; "
                                 "reload the page to start a new session")
-        doc = from_bytes(data, name)
-        doc = replace(doc, id=upload_id(doc))
-        if any(d.id == doc.id for d in documents) or doc.id in self.shared.index.documents:
-            raise DocumentError(f"{name}: the same text is already indexed")
+        doc = uploaded(data, name, {*self.shared.index.documents, *(d.id for d in documents)})
         used = sum(len(d.text.encode()) for d in documents)
         if used + len(doc.text.encode()) > lim.megabytes * 1e6:
             raise DocumentError(f"{name}: this session's documents would pass {lim.megabytes:g} MB")

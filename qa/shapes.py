@@ -2,7 +2,7 @@
 
 `SentencePicker` scores every sentence of the retrieved passages with the trained selector
 (qa.selector) and returns the best one, joined by the next sentence when that one is nearly as
-likely (an explanation often runs over two). `summary_sources` turns a Summarizer's sentences into
+likely (an explanation often runs over two) and by the one before when it opens with a pronoun. `summary_sources` turns a Summarizer's sentences into
 sources with their offsets.
 """
 from __future__ import annotations
@@ -14,7 +14,6 @@ import numpy as np
 
 from qa.answer import Source
 from qa.chunking import is_prose, sentences
-
 
 _OPENS_WITH_PRONOUN = re.compile(r"^[\"'“]?(It|This|That|These|Those|They|He|She|Its|Their|His|Her)\b")
 

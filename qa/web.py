@@ -1,7 +1,6 @@
 """The web chat (Gradio): cited, highlighted answers; uploads; a `/chat` API for gradio_client."""
 from __future__ import annotations
 
-import dataclasses
 import hmac
 import html
 import os
@@ -14,8 +13,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.answer import SUMMARY, Answer
 from qa.assistant import Assistant, QuestionError
-from qa.document import SUPPORTED, Document, DocumentError, from_bytes
-from qa.sessions import Limits, Sessions, upload_id
+from qa.document import Document, DocumentError
+from qa.sessions import Limits, Sessions, uploaded
 
 EXAMPLES = [
     "How large was trade between Russia and China last year?",
@@ -105,6 +104,9 @@ def build(assistant: Assistant, limits: Limits = Limits()):
 
     sessions = Sessions(assistant, limits)
 
+    def panel(own: list) -> str:
+        return documents_markdown(assistant, own)
+
     def answer(message: str, pairs: list[tuple[str, str]], own: list[Document]) -> tuple[str, Answer | None]:
         """(rendered reply, the Answer or None when the question was unusable)."""
         try:
@@ -127,8 +129,6 @@ def build(assistant: Assistant, limits: Limits = Limits()):
 
     def read_upload(path) -> tuple[bytes, str]:
         p = Path(path)
-        if p.suffix.lower() not in SUPPORTED:
-            raise DocumentError(f"{p.name}: unsupported file type (use .txt, .md, .html or .pdf)")
         if p.stat().st_size > limits.file_megabytes * 1e6:
             raise DocumentError(f"{p.name}: larger than {limits.file_megabytes:g} MB")
         return p.read_bytes(), p.name
@@ -136,15 +136,14 @@ def build(assistant: Assistant, limits: Limits = Limits()):
     def upload(path, own: list):
         """A visitor's upload: kept in this session only."""
         if not path:
-            return "Choose a .txt, .md, .html or .pdf file.", documents_markdown(assistant, own), own
+            return "Choose a .txt, .md, .html or .pdf file.", panel(own), own
         try:
             doc, own = sessions.add(own, *read_upload(path))
             sessions.assistant(own)  # embed it now, so the first question does not wait
         except DocumentError as err:
-            return (f"Not added: {html.escape(str(err))}. Your documents are unchanged.",
-                    documents_markdown(assistant, own), own)
+            return f"Not added: {html.escape(str(err))}. Your documents are unchanged.", panel(own), own
         return (f"Added **{html.escape(doc.title)}** ({len(doc.text.split()):,} words) for you only; ask about it "
-                "now.", documents_markdown(assistant, own), own)
+                "now.", panel(own), own)
 
     def operator_upload(path, token: str) -> str:
         """Adds a document to the shared index, for everyone and on disk; needs the operator token."""
@@ -154,11 +153,7 @@ def build(assistant: Assistant, limits: Limits = Limits()):
         if not path:
             return "Choose a .txt, .md, .html or .pdf file."
         try:
-            data, name = read_upload(path)
-            doc = from_bytes(data, name)
-            doc = dataclasses.replace(doc, id=upload_id(doc))
-            if doc.id in assistant.index.documents:
-                raise DocumentError(f"{name}: the same text is already indexed")
+            doc = uploaded(*read_upload(path), taken=assistant.index.documents)
             assistant.add_documents([doc])
         except DocumentError as err:
             return f"Not added: {html.escape(str(err))}. The shared index is unchanged."
@@ -195,11 +190,10 @@ def build(assistant: Assistant, limits: Limits = Limits()):
                     concurrency_limit=4)
         clear.click(lambda: ("", [], []), None, [box, chat, pairs], api_visibility="private")
         file.upload(upload, [file, own], [status, docs, own], api_name="upload", concurrency_limit=2)
-        demo.load(lambda own: documents_markdown(assistant, own), own, docs, api_visibility="private")
+        demo.load(panel, own, docs, api_visibility="private")
         gr.api(api_chat, api_name="chat", concurrency_limit=4)
         op_add.click(operator_upload, [op_file, op_token], op_status, api_name="operator_upload",
-                     concurrency_limit=1).then(lambda own: documents_markdown(assistant, own), own, docs,
-                                               api_visibility="private")
+                     concurrency_limit=1).then(panel, own, docs, api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 

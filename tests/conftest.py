@@ -4,6 +4,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -87,6 +88,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def article_assistant(assistant, directory):
+    """The session's models over a fresh index of the shipped article, saved in `directory`/index (uploads and
+    operator changes then touch only that copy)."""
+    from dataclasses import replace
+
+    from qa.assistant import default_documents
+    from qa.index import Index
+
+    settings = replace(assistant.settings, index_dir=str(Path(directory) / "index"))
+    index = Index.build(default_documents(), assistant.embedder, settings.chunk_words, settings.chunk_overlap)
+    index.save(settings.index_dir)
+    return assistant.with_index(index, settings)
 
 
 def serve_app(app):

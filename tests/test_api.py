@@ -1,15 +1,12 @@
 """The HTTP API on a real uvicorn server: JSON answers with httpx, the OpenAI format with the `openai` package."""
-from dataclasses import replace
+import threading
 
 import httpx
 import pytest
 
-from qa import Assistant
-from qa.assistant import default_documents
-from qa.index import Index
 from qa.web import create_app
 
-from conftest import serve_app
+from conftest import article_assistant, serve_app
 
 pytestmark = pytest.mark.slow
 TRADE = "How large was trade between Russia and China last year?"
@@ -17,13 +14,8 @@ TRADE = "How large was trade between Russia and China last year?"
 
 @pytest.fixture(scope="module")
 def api(assistant, tmp_path_factory):
-    settings = replace(assistant.settings, index_dir=str(tmp_path_factory.mktemp("api") / "index"))
-    index = Index.build(default_documents(), assistant.embedder, settings.chunk_words, settings.chunk_overlap)
-    a = Assistant(settings, index, assistant.embedder, assistant.reader, assistant.picker.selector)
-    import threading
-
     ready = threading.Event()
-    url, handle = serve_app(create_app(a, ready=ready))
+    url, handle = serve_app(create_app(article_assistant(assistant, tmp_path_factory.mktemp("api")), ready=ready))
     yield url.rstrip("/"), ready
     handle.close()
 
@@ -107,10 +99,7 @@ def test_openai_errors_are_raised_as_the_client_expects(api):
 def test_auth_guards_the_api_too(assistant, tmp_path):
     from openai import AuthenticationError, OpenAI
 
-    settings = replace(assistant.settings, index_dir=str(tmp_path / "index"))
-    index = Index.build(default_documents(), assistant.embedder, settings.chunk_words, settings.chunk_overlap)
-    a = Assistant(settings, index, assistant.embedder, assistant.reader, assistant.picker.selector)
-    url, handle = serve_app(create_app(a, auth=("ed", "pa55word")))
+    url, handle = serve_app(create_app(article_assistant(assistant, tmp_path), auth=("ed", "pa55word")))
     try:
         url = url.rstrip("/")
         assert httpx.post(f"{url}/api/ask", json={"question": TRADE}).status_code == 401

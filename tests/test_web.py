@@ -1,17 +1,14 @@
 """A real Gradio server on loopback, driven by gradio_client and by headless Chromium."""
 import concurrent.futures
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from qa import Assistant
-from qa.assistant import default_documents
-from qa.index import Index
 from qa.web import create_app, render
 
-from conftest import serve_app
+from conftest import article_assistant, serve_app
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -20,10 +17,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 def _start(assistant, directory):
     """The app on its own index in `directory`, sharing the session's loaded models."""
-    settings = replace(assistant.settings, index_dir=str(Path(directory) / "index"))
-    index = Index.build(default_documents(), assistant.embedder, settings.chunk_words, settings.chunk_overlap)
-    index.save(settings.index_dir)
-    app_assistant = Assistant(settings, index, assistant.embedder, assistant.reader, assistant.picker.selector)
+    app_assistant = article_assistant(assistant, directory)
     return (*serve_app(create_app(app_assistant)), app_assistant)
 
 
