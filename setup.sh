@@ -8,7 +8,7 @@ python3 -m venv .venv
 # torch first and pinned: pip then takes the local CPU wheel, not a multi-GB CUDA build.
 .venv/bin/python -m pip install -q torch==2.13.0
 if [ "${1:-}" = "--test" ]; then
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[test,scale]"
   if ! command -v chromium >/dev/null; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
       || echo "warning: could not install chromium; the browser test will be skipped" >&2

@@ -10,7 +10,7 @@ import json
 import threading
 import time
 import uuid
-from typing import Literal
+from typing import Callable, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -49,6 +49,7 @@ class AnswerOut(BaseModel):
     question_kind: str
     resolved_question: str
     sources: list[SourceOut]
+    index_version: str | None = None  # which saved version of the shared documents answered
 
     @classmethod
     def of(cls, ans: Answer) -> "AnswerOut":
@@ -132,9 +133,11 @@ def require_auth(app: FastAPI, user: str, password: str) -> None:
         return await call_next(request)
 
 
-def create_api(assistant: Assistant, ready: threading.Event | None = None) -> FastAPI:
+def create_api(assistant: Assistant | Callable[[], Assistant], ready: threading.Event | None = None) -> FastAPI:
+    """`assistant` is one assistant, or a function that gives the one to answer each request with (qa.live)."""
     app = FastAPI(title="Ask the article", description=__doc__, version="1")
     ready = ready or threading.Event()
+    current = assistant if callable(assistant) else lambda: assistant
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):
@@ -151,19 +154,23 @@ def create_api(assistant: Assistant, ready: threading.Event | None = None) -> Fa
 
     @app.post("/api/ask", response_model=AnswerOut)
     def ask(req: AskRequest) -> AnswerOut:
-        return AnswerOut.of(assistant.ask(req.question, req.history))
+        a = current()
+        return AnswerOut.of(a.ask(req.question, req.history)).model_copy(update={"index_version": a.index.version})
 
     @app.get("/api/documents")
     def documents() -> list[dict]:
-        chunks = assistant.index.chunk_counts()
+        index = current().index
+        chunks = index.chunk_counts()
         return [{"id": d.id, "title": d.title, "words": len(d.text.split()), "chunks": chunks[d.id]}
-                for d in assistant.index.documents.values()]
+                for d in index.documents.values()]
 
     @app.get("/api/health")
     def health():
         if not ready.is_set():
             return JSONResponse({"status": "loading"}, status_code=503)
-        return {"status": "ready", "documents": len(assistant.index.documents), "reader": assistant.reader.name}
+        a = current()
+        return {"status": "ready", "documents": len(a.index.documents), "reader": a.reader.name,
+                "index_version": a.index.version}
 
     @app.get("/v1/models")
     def models():
@@ -172,7 +179,7 @@ def create_api(assistant: Assistant, ready: threading.Event | None = None) -> Fa
     @app.post("/v1/chat/completions")
     def chat(req: ChatRequest):
         question, history = conversation(req.messages)
-        ans = assistant.ask(question, history)
+        ans = current().ask(question, history)
         content, rid, created = reply_text(ans), f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         extra = {"qa": AnswerOut.of(ans).model_dump()}  # OpenAI clients keep unknown fields; they ignore them
         if not req.stream:

@@ -85,6 +85,37 @@ def _chat_latency(assistant, index_dir: Path) -> dict:
     return out
 
 
+def _api_latency(assistant, questions: list[str]) -> dict:
+    """The JSON API's latency beside the Python API's, on the same questions, interleaved, in this run."""
+    import httpx
+    import uvicorn
+
+    from qa.web import create_app
+
+    ready = threading.Event()
+    ready.set()
+    server = uvicorn.Server(uvicorn.Config(create_app(assistant, ready=ready), host="127.0.0.1", port=0,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    python, api = [], []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        for q in questions:
+            t0 = time.perf_counter()
+            assistant.ask(q)
+            python.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            client.post("/api/ask", json={"question": q}).raise_for_status()
+            api.append(time.perf_counter() - t0)
+    server.should_exit = True
+    thread.join(timeout=30)
+    return {"python_api_p50_s": statistics.median(python), "http_api_p50_s": statistics.median(api),
+            "http_api_overhead_ms": 1000 * (statistics.median(api) - statistics.median(python))}
+
+
 def _profile(assistant, questions: list[str], directory: Path) -> Path:
     """Where `ask` spends its time (pyinstrument), in a pass of its own so the timings above stay clean."""
     from pyinstrument import Profiler
@@ -148,6 +179,7 @@ def run(json_out: Path | None = None, clients: int = 8, per_client: int = 5, pro
             repeated_question_p50_s=statistics.median(repeats))
         figures["overhead_ratio"] = figures["latency_p50_s"] / figures["reader_only_p50_s"] - 1
         figures.update(_chat_latency(a, Path(tmp) / "chat"))
+        figures.update(_api_latency(a, questions))  # the query-vector cache is warm for both
         a.embedder.clear_cache()  # throughput without the repeated-question cache
         figures["concurrent_qps"], figures["concurrent_errors"] = _concurrent(a, clients, per_client, questions)
         if profile:

@@ -265,7 +265,13 @@ def train(steps: int = typer.Option(0, help="stop after this many steps in this 
           antonym: float = typer.Option(0.0, help="rate of no-answer questions with a word turned into its opposite"),
           swap_in_paragraph: float = typer.Option(0.0, help="share of entity swaps taking a name from the paragraph"),
           other_similar: float = typer.Option(0.0, help="share of other-paragraph negatives taking the paragraph most "
-                                                        "like the question")):
+                                                        "like the question"),
+          casual: float = typer.Option(0.0, help="share of questions rewritten as people type in a chat"),
+          half_a_folds: str = typer.Option("", help="train on these folds of SQuAD 2.0 half A too, e.g. 0,1,2,3 "
+                                                    "(its unanswerable questions included)"),
+          half_a_repeat: int = typer.Option(1, help="times each of those questions is used per epoch"),
+          dev_folds: str = typer.Option("", help="validate on these folds of half A only (the held-out articles)"),
+          threads: int = typer.Option(0, help="CPU threads (0: torch's default)")):
     """Fine-tune the extractive reader (LoRA on MiniLM) on SQuAD; resumes from the last checkpoint."""
     from qa.train import TrainConfig, train as run
 
@@ -273,7 +279,8 @@ def train(steps: int = typer.Option(0, help="stop after this many steps in this 
                              max_examples=max_examples, init_adapter=init, lr=lr, epochs=epochs,
                              neg_other=other, neg_removed=removed, neg_swap=swap, neg_negation=negation,
                              neg_antonym=antonym, swap_in_paragraph=swap_in_paragraph,
-                             other_similar=other_similar))
+                             other_similar=other_similar, casual=casual, half_a_folds=half_a_folds,
+                             half_a_repeat=half_a_repeat, dev_folds=dev_folds, threads=threads))
     out.print(result)
 
 
@@ -306,17 +313,55 @@ def average(adapters: List[Path] = typer.Argument(..., help="adapter folders (fr
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(7860),
           index_dir: Optional[Path] = typer.Option(None, "--index"),
-          auth: Optional[str] = typer.Option(None, help="USER:PASSWORD that every visitor must give")):
-    """Start the web chat."""
+          auth: Optional[str] = typer.Option(None, help="USER:PASSWORD that every visitor must give"),
+          ray: Optional[str] = typer.Option(None, "--ray", is_flag=False, flag_value="local", metavar="[ADDRESS]",
+                                            help="answer on a Ray Serve deployment: a new local cluster, or the "
+                                                 "one at ADDRESS (needs the extra: pip install -e '.[scale]')"),
+          replicas: int = typer.Option(2, help="with --ray: replicas of the answering deployment"),
+          min_replicas: Optional[int] = typer.Option(None, help="with --ray and --max-replicas: autoscaling floor"),
+          max_replicas: Optional[int] = typer.Option(None, help="with --ray: autoscale up to this many replicas"),
+          target_ongoing_requests: float = typer.Option(2.0, help="with autoscaling: requests per replica aimed at"),
+          cpus_per_replica: float = typer.Option(1.0, help="with --ray: CPUs each replica reserves"),
+          ray_port: int = typer.Option(8000, help="with --ray: port of Ray's HTTP proxy (the API on every node)")):
+    """Start the web chat (and the HTTP API); with --ray, the answering runs on a Ray Serve deployment."""
     from qa.web import parse_auth, serve as run
 
-    run(host=host, port=port, index_dir=index_dir, auth=parse_auth(auth))
+    scale = None
+    if ray is not None:
+        try:
+            from qa.scale import ScaleSettings
+        except ImportError:
+            raise ValueError("--ray needs Ray Serve: pip install -e '.[scale]'") from None
+        scale = dict(address=ray, port=ray_port, settings=ScaleSettings(
+            replicas=replicas, min_replicas=min_replicas, max_replicas=max_replicas,
+            target_ongoing_requests=target_ongoing_requests, cpus_per_replica=cpus_per_replica))
+    run(host=host, port=port, index_dir=index_dir, auth=parse_auth(auth), scale=scale)
 
 
 @app.command()
 def bench(json_out: Optional[Path] = typer.Option(None, "--json"), clients: int = typer.Option(8),
-          profile: Optional[Path] = typer.Option(None, help="also profile `ask` with pyinstrument into this folder")):
+          profile: Optional[Path] = typer.Option(None, help="also profile `ask` with pyinstrument into this folder"),
+          ray: bool = typer.Option(False, "--ray", help="instead: throughput over HTTP on a local Ray Serve "
+                                                         "deployment, 1 replica and then --replicas"),
+          replicas: int = typer.Option(2, help="with --ray: the replica count compared with one")):
     """Measure latency, per-stage time, memory and throughput."""
+    if ray:
+        try:
+            from qa.scale import bench as ray_bench
+        except ImportError:
+            raise ValueError("--ray needs Ray Serve: pip install -e '.[scale]'") from None
+        from rich.table import Table
+
+        rows = ray_bench(replicas=replicas, clients=clients)
+        table = Table(title=f"qa bench --ray ({clients} clients over HTTP, one run)")
+        for col in rows[0]:
+            table.add_column(col, justify="right")
+        for r in rows:
+            table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in r.values()))
+        out.print(table)
+        if json_out:
+            json_out.write_text(json.dumps(rows, indent=2))
+        return
     from qa.bench import run
 
     run(json_out=json_out, clients=clients, profile=profile)

@@ -97,6 +97,7 @@ class Index:
         self.chunks = chunks
         self.faiss = faiss_index
         self.manifest = manifest
+        self.version: str | None = None  # Index.version() of the folder it was loaded from or saved to
 
     @classmethod
     def build(cls, documents: list[Document], embedder: Embedder, chunk_words: int, chunk_overlap: int,
@@ -177,29 +178,33 @@ class Index:
             json.dumps([asdict(d) for d in self.documents.values()], ensure_ascii=False))
         manifest = dict(self.manifest)
         manifest["files"] = {name: _sha(tmp / name) for name in ("vectors.faiss", "chunks.json", "documents.json")}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        raw = json.dumps(manifest, indent=2).encode()
+        (tmp / "manifest.json").write_bytes(raw)
         old = directory.with_name(f".{directory.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         if directory.exists():
             directory.rename(old)
         tmp.rename(directory)
         shutil.rmtree(old, ignore_errors=True)
-        self.manifest = manifest
+        self.manifest, self.version = manifest, hashlib.sha256(raw).hexdigest()
 
     @classmethod
-    def load(cls, directory: str | Path, embedder_id: str, chunk_words: int, chunk_overlap: int) -> "Index":
-        """Load and verify; raises IndexLoadError saying what is wrong."""
+    def load(cls, directory: str | Path, embedder_id: str, chunk_words: int, chunk_overlap: int,
+             repair: bool = True) -> "Index":
+        """Load and verify; raises IndexLoadError saying what is wrong. `repair` finishes a save that was cut off;
+        a reader of a folder that others write must not (the writer may be between its two renames)."""
         import faiss
 
         directory = Path(directory)
         old = directory.with_name(f".{directory.name}.old")
-        if not directory.exists() and old.exists():  # a save was cut off between its two renames
+        if repair and not directory.exists() and old.exists():  # a save was cut off between its two renames
             old.rename(directory)
         mpath = directory / "manifest.json"
         if not mpath.exists():
             raise IndexLoadError(f"no index in {directory} (run `qa index`)")
         try:
-            manifest = json.loads(mpath.read_text())
+            raw = mpath.read_bytes()
+            manifest = json.loads(raw)
         except (OSError, json.JSONDecodeError):
             raise IndexLoadError(f"{mpath} is corrupt") from None
         if manifest.get("format_version") != FORMAT_VERSION:
@@ -210,22 +215,37 @@ class Index:
                               f"models.txt now names {embedder_id!r}")
         if manifest.get("chunking") != {"words": chunk_words, "overlap": chunk_overlap}:
             raise IndexLoadError(f"index in {directory} was built with other chunking settings")
-        for name, digest in manifest.get("files", {}).items():
-            path = directory / name
-            if not path.exists():
-                raise IndexLoadError(f"{path} is missing")
-            if _sha(path) != digest:
-                raise IndexLoadError(f"{path} is corrupt (checksum mismatch)")
         if set(manifest.get("files", {})) != set(FILES[1:]):
             raise IndexLoadError(f"{mpath} does not list the index files")
-        documents = [Document(**d) for d in json.loads((directory / "documents.json").read_text())]
-        chunks = [Chunk(**c) for c in json.loads((directory / "chunks.json").read_text())]
-        vf = faiss.read_index(str(directory / "vectors.faiss"))
+        # each file is read once, checked against the manifest and parsed from those same bytes: a folder
+        # swapped in by a writer meanwhile fails the check instead of mixing two versions
+        data = {}
+        for name, digest in manifest["files"].items():
+            try:
+                data[name] = (directory / name).read_bytes()
+            except OSError:
+                raise IndexLoadError(f"{directory / name} is missing") from None
+            if hashlib.sha256(data[name]).hexdigest() != digest:
+                raise IndexLoadError(f"{directory / name} is corrupt (checksum mismatch)")
+        documents = [Document(**d) for d in json.loads(data["documents.json"])]
+        chunks = [Chunk(**c) for c in json.loads(data["chunks.json"])]
+        vf = faiss.deserialize_index(np.frombuffer(data["vectors.faiss"], dtype=np.uint8))
         if vf.ntotal != len(chunks) or vf.d != manifest.get("dim"):
             raise IndexLoadError(f"{directory}: {vf.ntotal} vectors for {len(chunks)} chunks")
         if {d.id: d.sha256 for d in documents} != manifest.get("documents"):
             raise IndexLoadError(f"{directory}: documents do not match the manifest")
-        return cls(documents, chunks, vf, manifest)
+        index = cls(documents, chunks, vf, manifest)
+        index.version = hashlib.sha256(raw).hexdigest()
+        return index
+
+    @staticmethod
+    def version(directory: str | Path) -> str | None:
+        """The saved index's identity (its manifest's hash), cheap enough to check on every request; None while
+        there is none (or a writer is between its two renames)."""
+        try:
+            return hashlib.sha256((Path(directory) / "manifest.json").read_bytes()).hexdigest()
+        except OSError:
+            return None
 
 
 def _embed(chunks: list[Chunk], embedder: Embedder) -> np.ndarray:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from rank_bm25 import BM25Okapi
 
+from qa.augment import casual, fold_of, parse_folds
 from qa.chunking import sentences
 from qa.metrics import best_threshold, score
 from qa.readers.extractive import context_mask, tokenize_windows
@@ -83,6 +84,12 @@ class TrainConfig:
     save_every_s: float = 600.0
     max_steps: int = 0  # stop after this many steps in this run (0 = until the schedule ends)
     threads: int = 0
+    casual: float = 0.0  # share of questions rewritten as people type in a chat (qa.augment.casual)
+    # SQuAD 2.0 questions to train on, answerable and unanswerable alike: these folds of half A (by article),
+    # each repeated so the few real unanswerables weigh against the many v1.1 questions
+    half_a_folds: str = ""
+    half_a_repeat: int = 1
+    dev_folds: str = ""  # validate on these folds of dev_file only ('' = all): the held-out articles
 
 
 _ENTITY = re.compile(r"\b(?:[A-Z][a-z]{2,}|1[0-9]{3}|20[0-9]{2})\b")
@@ -168,7 +175,8 @@ def squad_examples(path: str, cfg: "TrainConfig", rng: random.Random) -> list[di
             asked = {q["question"] for q in para["qas"]}  # a perturbed question can be one really asked
             for qa in para["qas"]:
                 ans = qa["answers"][0]
-                out.append({"q": qa["question"], "c": para["context"], "s": ans["answer_start"], "t": ans["text"]})
+                q = casual(qa["question"], rng) if rng.random() < cfg.casual else qa["question"]
+                out.append({"q": q, "c": para["context"], "s": ans["answer_start"], "t": ans["text"]})
                 if len(paras) > 1 and rng.random() < cfg.neg_other:
                     if bm25 is not None and rng.random() < cfg.other_similar:
                         scores = bm25.get_scores(tokens(qa["question"]) or ["∅"])
@@ -180,8 +188,30 @@ def squad_examples(path: str, cfg: "TrainConfig", rng: random.Random) -> list[di
                         out.append({"q": qa["question"], "c": other, "s": -1, "t": ""})
                 out += [e for e in hard_negatives(qa["question"], para["context"], ans["text"], ans["answer_start"],
                                                   names, cfg, rng) if e["q"] not in asked or e["c"] != para["context"]]
+    out += half_a_examples(cfg, rng)
     rng.shuffle(out)
     return out[:cfg.max_examples] if cfg.max_examples else out
+
+
+def half_a_examples(cfg: "TrainConfig", rng: random.Random) -> list[dict]:
+    """Half A's questions from the training folds: real unanswerables (labelled no-answer) beside answerable ones."""
+    folds = parse_folds(cfg.half_a_folds)
+    if not folds:
+        return []
+    out = []
+    for article in json.loads(Path(cfg.dev_file).read_text())["data"]:
+        if fold_of(article["title"]) not in folds:
+            continue
+        for para in article["paragraphs"]:
+            for qa in para["qas"]:
+                for _ in range(cfg.half_a_repeat):
+                    q = casual(qa["question"], rng) if rng.random() < cfg.casual else qa["question"]
+                    if qa.get("is_impossible") or not qa["answers"]:
+                        out.append({"q": q, "c": para["context"], "s": -1, "t": ""})
+                    else:
+                        a = qa["answers"][0]
+                        out.append({"q": q, "c": para["context"], "s": a["answer_start"], "t": a["text"]})
+    return out
 
 
 def build_features(tok, examples: list[dict]) -> list[dict]:
@@ -234,10 +264,11 @@ def collate(feats, idx):
     }
 
 
-def dev_questions(path: str, n: int, seed: int = 0) -> list[dict]:
+def dev_questions(path: str, n: int, seed: int = 0, folds: str = "") -> list[dict]:
     data = json.loads(Path(path).read_text())["data"]
+    keep = parse_folds(folds)
     qs = [{"q": qa["question"], "c": p["context"], "golds": [a["text"] for a in qa["answers"]]}
-          for art in data for p in art["paragraphs"] for qa in p["qas"]]
+          for art in data if not keep or fold_of(art["title"]) in keep for p in art["paragraphs"] for qa in p["qas"]]
     return random.Random(seed).sample(qs, n) if n and n < len(qs) else qs
 
 
@@ -316,7 +347,7 @@ def train(cfg: TrainConfig) -> dict:
         earlier = start_from / "training_state.json"
         previous = json.loads(earlier.read_text()) if earlier.exists() else None
         print(f"starting from the adapter in {start_from}")
-    dev = dev_questions(cfg.dev_file, cfg.eval_questions) if cfg.eval_questions else []
+    dev = dev_questions(cfg.dev_file, cfg.eval_questions, folds=cfg.dev_folds) if cfg.eval_questions else []
     model.train()
     last_save = time.time()
     stop_at = min(total, step + cfg.max_steps) if cfg.max_steps else total

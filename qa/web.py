@@ -14,6 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from qa.answer import SUMMARY, Answer
 from qa.assistant import Assistant, QuestionError
 from qa.document import Document, DocumentError
+from qa.index import Index
 from qa.sessions import Limits, Sessions, uploaded
 
 EXAMPLES = [
@@ -214,10 +215,23 @@ def create_app(assistant: Assistant, limits: Limits = Limits(), auth: tuple[str,
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, index_dir=None, block: bool = True,
-          auth: tuple[str, str] | None = None):
+          auth: tuple[str, str] | None = None, scale: dict | None = None):
+    """The chat and the API on one port. With `scale` (qa.scale.start's address, port and settings), this
+    process is the front end only: the answering runs on a Ray Serve deployment."""
     import uvicorn
 
-    assistant = Assistant.load(index_dir=index_dir)
+    if scale:
+        from qa.scale import RemoteAssistant, start
+        from qa.settings import Settings
+
+        index_dir = index_dir or Settings.load().index_dir
+        if Index.version(index_dir) is None:  # built once here, not by every replica at the same time
+            Assistant.load(index_dir=index_dir)
+        handle = start(scale["address"], index_dir, scale["settings"], host=host, port=scale["port"])
+        print(f"Ray Serve API: http://{host}:{scale['port']}/api/ask", flush=True)
+        assistant = RemoteAssistant(handle)
+    else:
+        assistant = Assistant.load(index_dir=index_dir)
     ready = threading.Event()
     server = uvicorn.Server(uvicorn.Config(create_app(assistant, Limits(), auth, ready), host=host, port=port,
                                            log_level="warning"))
