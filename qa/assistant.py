@@ -109,7 +109,7 @@ class Assistant:
         else:
             index = open_index(settings, embedder)
         selector = SentenceSelector(resolve(models["selector"])) if "selector" in models else None
-        return cls(settings, index, embedder, make_reader(models["reader"]), selector)
+        return cls(settings, index, embedder, make_reader(models["reader"], settings.reader_int8), selector)
 
     @property
     def index(self) -> Index:

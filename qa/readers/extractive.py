@@ -86,9 +86,11 @@ class ExtractiveReader:
 
     name = "extractive"
 
-    def __init__(self, model: str, adapter: str | None = None):
+    def __init__(self, model: str, adapter: str | None = None, int8: bool = False):
         self.model_id = model
         self.adapter = adapter
+        self.int8 = int8
+        self._int8 = None
         self._model = None
         self._tok = None
         self._lock = threading.Lock()
@@ -122,6 +124,11 @@ class ExtractiveReader:
                         if not Path(self.model_id).exists() else "the files are damaged: reinstall or retrain them")
                 raise ModelError(f"cannot load the reader {where} ({type(e).__name__}); {hint}") from e
             model.eval()
+            if self.int8:
+                from qa.models import cache_root
+                from qa.readers.int8 import Int8Spans
+
+                self._int8 = Int8Spans.load(model, self._tok, self.model_id, self.adapter, cache_root())
             self._model = model
 
     def read(self, question: str, passages: list[str]) -> list[Candidate]:
@@ -135,11 +142,14 @@ class ExtractiveReader:
         cands: dict[int, Candidate] = {}
         batch = self._tok.pad({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
                                **({"token_type_ids": enc["token_type_ids"]} if "token_type_ids" in enc else {})},
-                              return_tensors="pt")
-        with self._lock, torch.inference_mode():
-            out = self._model(**batch)
-        starts = out.start_logits.float().numpy()
-        ends = out.end_logits.float().numpy()
+                              return_tensors="np" if self._int8 else "pt")
+        if self._int8:
+            starts, ends = self._int8(batch)
+        else:
+            with self._lock, torch.inference_mode():
+                out = self._model(**batch)
+            starts = out.start_logits.float().numpy()
+            ends = out.end_logits.float().numpy()
         for k in range(len(enc["input_ids"])):
             pi = enc["overflow_to_sample_mapping"][k]
             n = len(enc["input_ids"][k])
