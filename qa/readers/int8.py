@@ -58,7 +58,8 @@ def _export(model, tokenizer, target: Path) -> None:
                               dynamic_shapes=dims, dynamo=True, verbose=False)
         finally:
             exporter_log.setLevel(level)
-        quantize_dynamic(str(tmp / "fp32.onnx"), str(tmp / "model.onnx"), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(tmp / "fp32.onnx"), str(tmp / "model.onnx"), weight_type=QuantType.QInt8,
+                         per_channel=True)
     (tmp / "fp32.onnx").unlink()
     for extra in tmp.glob("*.data"):  # external weights of the fp32 graph, no longer needed
         extra.unlink()

@@ -43,3 +43,21 @@ def test_hub_id_without_network_gets_a_clear_error():
     with pytest.raises(Exception) as e:
         reader.warm_up()
     assert "deepset/roberta-base-squad2" in str(e.value) or "offline" in str(e.value).lower()
+
+
+@pytest.mark.slow
+def test_the_int8_reader_reads_as_the_float_one_on_clear_questions(article):
+    """The opt-in int8 reader (ONNX Runtime) is a real export of the shipped reader: same spans on plain
+    questions, and a no-answer score that still refuses an off-topic one."""
+    from qa.models import parse_entry
+    from qa.readers.int8 import Int8Spans
+
+    entry = parse_entry("reader", "minilm-squad-lora @ models/reader-minilm-squad-lora")
+    fp32, int8 = make_reader(entry), make_reader(entry, int8=True)
+    int8.warm_up()
+    assert isinstance(int8._int8, Int8Spans)
+    passage = article.text[:1500]
+    for q in ("Which city did Putin visit on the second day of his trip?", "Who is the Chinese leader?"):
+        assert int8.read(q, [passage])[0].text == fp32.read(q, [passage])[0].text
+    off_topic = int8.read("What is the boiling point of mercury?", [passage])
+    assert not off_topic or off_topic[0].confidence < 0.5
