@@ -6,13 +6,9 @@ unusual (another pooling, no onnxruntime, an export that fails) leaves the calle
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import logging
-import os
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,30 +37,10 @@ def _key(model_dir: Path) -> str:
 
 
 def _export(bert, tokenizer, target: Path) -> None:
-    import torch
+    from qa.onnx_export import export
 
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")  # two processes may export at once
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     example = tokenizer(["What is this about?"], return_tensors="pt")
-    dims = ({0: torch.export.Dim("batch"), 1: torch.export.Dim("tokens")},) * len(INPUTS)
-    # the exporter reports its progress on stdout and warns about its own internals
-    exporter_log = logging.getLogger("torch.onnx")
-    level = exporter_log.level
-    exporter_log.setLevel(logging.ERROR)
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            torch.onnx.export(bert, tuple(example[k] for k in INPUTS), str(tmp / "model.onnx"),
-                              input_names=list(INPUTS),
-                              output_names=["last_hidden_state"], dynamic_shapes=dims, dynamo=True, verbose=False)
-        finally:
-            exporter_log.setLevel(level)
-    shutil.rmtree(target, ignore_errors=True)
-    try:
-        tmp.rename(target)
-    except OSError:  # another process got there first
-        shutil.rmtree(tmp, ignore_errors=True)
+    export(bert, tuple(example[k] for k in INPUTS), list(INPUTS), ["last_hidden_state"], target)
 
 
 class OnnxQueryEncoder:

@@ -4,13 +4,9 @@ what it saves and what it costs in F1. Anything unusual (no onnxruntime, a faile
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import logging
-import os
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +29,8 @@ def _export(model, tokenizer, target: Path) -> None:
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    from qa.onnx_export import export
+
     class Spans(torch.nn.Module):
         def __init__(self, inner):
             super().__init__()
@@ -42,32 +40,17 @@ def _export(model, tokenizer, target: Path) -> None:
             out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
             return out.start_logits, out.end_logits
 
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")  # two processes may export at once
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    example = tokenizer(["What is this about?"], ["A passage about it."], return_tensors="pt")
-    dims = ({0: torch.export.Dim("batch"), 1: torch.export.Dim("tokens")},) * len(INPUTS)
-    exporter_log = logging.getLogger("torch.onnx")
-    level = exporter_log.level
-    exporter_log.setLevel(logging.ERROR)
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            torch.onnx.export(Spans(model).eval(), tuple(example[k] for k in INPUTS), str(tmp / "fp32.onnx"),
-                              input_names=list(INPUTS), output_names=["start_logits", "end_logits"],
-                              dynamic_shapes=dims, dynamo=True, verbose=False)
-        finally:
-            exporter_log.setLevel(level)
-        quantize_dynamic(str(tmp / "fp32.onnx"), str(tmp / "model.onnx"), weight_type=QuantType.QInt8,
+    def quantise(folder: Path) -> None:
+        float_graph = folder.with_name(folder.name + ".float")  # the exporter's graph and its external weights
+        folder.rename(float_graph)
+        folder.mkdir()
+        quantize_dynamic(str(float_graph / "model.onnx"), str(folder / "model.onnx"), weight_type=QuantType.QInt8,
                          per_channel=True)
-    (tmp / "fp32.onnx").unlink()
-    for extra in tmp.glob("*.data"):  # external weights of the fp32 graph, no longer needed
-        extra.unlink()
-    shutil.rmtree(target, ignore_errors=True)
-    try:
-        tmp.rename(target)
-    except OSError:  # another process got there first
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(float_graph)
+
+    example = tokenizer(["What is this about?"], ["A passage about it."], return_tensors="pt")
+    export(Spans(model).eval(), tuple(example[k] for k in INPUTS), list(INPUTS), ["start_logits", "end_logits"],
+           target, finish=quantise)
 
 
 class Int8Spans:
