@@ -314,7 +314,7 @@ def average(adapters: List[Path] = typer.Argument(..., help="adapter folders (fr
 def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(7860),
           index_dir: Optional[Path] = typer.Option(None, "--index"),
           auth: Optional[str] = typer.Option(None, help="USER:PASSWORD that every visitor must give"),
-          ray: Optional[str] = typer.Option(None, "--ray", is_flag=False, flag_value="local", metavar="[ADDRESS]",
+          ray: Optional[str] = typer.Option(None, "--ray", metavar="[ADDRESS]",
                                             help="answer on a Ray Serve deployment: a new local cluster, or the "
                                                  "one at ADDRESS (needs the extra: pip install -e '.[scale]')"),
           replicas: int = typer.Option(2, help="with --ray: replicas of the answering deployment"),
@@ -367,6 +367,16 @@ def bench(json_out: Optional[Path] = typer.Option(None, "--json"), clients: int 
     run(json_out=json_out, clients=clients, profile=profile)
 
 
+def _optional_values(args: list[str]) -> list[str]:
+    """`--ray` may stand alone (a new local cluster) or take an address: alone, it gets "local"."""
+    out = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            out.append("local")
+    return out
+
+
 def main() -> None:
     from qa.assistant import QuestionError
     from qa.document import DocumentError
@@ -375,7 +385,7 @@ def main() -> None:
 
     _quiet_libraries()
     try:
-        app()
+        app(args=_optional_values(sys.argv[1:]))
     except (QuestionError, DocumentError, IndexLoadError, ModelError, ValueError, OSError) as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
         sys.exit(2)

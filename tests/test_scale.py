@@ -13,6 +13,45 @@ from tests.conftest import free_port, serve_app
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def test_qa_serve_ray_runs_the_chat_in_front_of_a_ray_deployment(tmp_path):
+    """`qa serve --ray` as an operator starts it: its own local cluster, the API behind Ray's proxy, the chat and
+    its API in front; both answer, and stopping the command stops the cluster."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    pytest.importorskip("ray", reason="the scale extra is not installed")
+    port, ray_port = free_port(), free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "serve", "--ray", "--replicas", "1", "--port", str(port),
+                             "--ray-port", str(ray_port), "--index", str(tmp_path / "index")],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        status = None
+        for _ in range(900):
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).json()["status"]
+            except (httpx.HTTPError, ValueError):
+                pass
+            if status == "ready" or proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        assert status == "ready", proc.stdout.read() if proc.poll() is not None else "not ready"
+        question = {"question": "How large was trade between Russia and China last year?"}
+        for url in (f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ray_port}"):  # the front end, Ray's proxy
+            assert httpx.post(f"{url}/api/ask", json=question, timeout=60).json()["text"] == "$240 billion"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert "Traceback" not in proc.stdout.read()
+
+
 def _article_questions(n: int) -> list[str]:
     from qa.evaluate import load_question_set
 
