@@ -27,6 +27,11 @@ class Source:
     answer_start: int | None = None  # the answer span, for the cited passage only
     answer_end: int | None = None
 
+    @property
+    def span(self) -> tuple[int, int] | None:
+        """The answer span in offsets of this passage's `text`; None when the passage is not the cited one."""
+        return None if self.answer_start is None else (self.answer_start - self.start, self.answer_end - self.start)
+
 
 @dataclass
 class Answer:

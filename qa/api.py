@@ -55,8 +55,7 @@ class AnswerOut(BaseModel):
     def of(cls, ans: Answer) -> "AnswerOut":
         sources = [SourceOut(**{k: getattr(s, k) for k in ("doc_id", "title", "text", "start", "end", "score",
                                                           "answer_start", "answer_end")},
-                             highlighted=s.text[s.answer_start - s.start:s.answer_end - s.start]
-                             if s.answer_start is not None else None) for s in ans.sources]
+                             highlighted=s.text[slice(*s.span)] if s.span else None) for s in ans.sources]
         return cls(text=ans.text, kind=ans.kind, abstained=ans.abstained, score=ans.score, highlight=ans.highlight,
                    question_kind=ans.question_kind, resolved_question=ans.resolved_question, sources=sources)
 
@@ -105,7 +104,7 @@ def reply_text(ans: Answer) -> str:
     cited = ans.cited
     if cited is None:
         return ans.text
-    quote = cited.text[cited.answer_start - cited.start:cited.answer_end - cited.start]
+    quote = cited.text[slice(*cited.span)]
     return (f"{ans.text}\n\nSource: {cited.title} ({cited.doc_id}), characters {cited.answer_start}–"
             f"{cited.answer_end}: \"{quote}\"")
 

@@ -23,10 +23,11 @@ from pathlib import Path
 
 from qa.document import Document, load as load_document
 from qa.metrics import normalize_answer, percentile
+from qa.question import EXPLANATION, FACTOID, SUMMARY, YESNO
 
 DEFAULT_MAX_WORDS = {"factoid": 25, "explanation": 70, "summary": 130, "yesno": 70, "unanswerable": 25}
-# the question kind (qa.question) that each item kind should be read as
-EXPECTED_QUESTION_KIND = {"factoid": "factoid", "explanation": "explanation", "summary": "summary", "yesno": "yesno"}
+# item kinds named like a question kind (qa.question) should be read as that kind; "unanswerable" may be any
+QUESTION_KINDS = (FACTOID, EXPLANATION, SUMMARY, YESNO)
 
 
 @dataclass
@@ -135,7 +136,7 @@ def judge(item: ChatItem, answer_text: str, abstained: bool) -> str:
     return "success" if hit and len(answer_text.split()) <= item.max_words else "wrong"
 
 
-def evaluate_chat(path: str | Path, index_dir=None, assistant=None, settings=None, progress: bool = True) -> dict:
+def evaluate_chat(path: str | Path, index_dir=None, assistant=None, settings=None) -> dict:
     import tempfile
 
     from qa.assistant import Assistant, QuestionError
@@ -201,9 +202,9 @@ def chat_report(rows: list[dict]) -> dict:
     out["by_kind"] = {k: _rates([r for r in rows if r["kind"] == k]) for k in sorted({r["kind"] for r in rows})}
     tags = sorted({t for r in rows for t in r["tags"]})
     out["by_tag"] = {t: _rates([r for r in rows if t in r["tags"]]) for t in tags}
-    typed = [r for r in rows if r["kind"] in EXPECTED_QUESTION_KIND]
+    typed = [r for r in rows if r["kind"] in QUESTION_KINDS]
     if typed:
-        out["kind_accuracy"] = sum(EXPECTED_QUESTION_KIND[r["kind"]] == r["question_kind"] for r in typed) / len(typed)
+        out["kind_accuracy"] = sum(r["kind"] == r["question_kind"] for r in typed) / len(typed)
     answerable = [r for r in rows if r["answers"]]
     out["answerable_refused"] = sum(r["abstained"] for r in answerable) / len(answerable) if answerable else None
     unanswerable = [r for r in rows if not r["answers"]]

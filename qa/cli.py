@@ -93,8 +93,8 @@ def ask(question: str = typer.Argument(..., help="the question"),
     src = ans.cited or (ans.sources[0] if ans.sources else None)
     if src is not None:
         body = Text(f"[{src.doc_id} {src.start}–{src.end}] ", style="dim")
-        if ans.cited:
-            s, e = src.answer_start - src.start, src.answer_end - src.start
+        if src.span:
+            s, e = src.span
             body.append(src.text[:s]).append(src.text[s:e], style="reverse").append(src.text[e:])
         else:
             body.append(src.text)

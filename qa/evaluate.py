@@ -167,7 +167,7 @@ def _ask(assistant, turn: Turn, history, gold_context: bool, threshold: float) -
             passages = assistant.retrieve(turn.question, history, 10)
             src = ans.cited or (ans.sources[0] if ans.sources else None)
             cited = src.text if src else ""
-            span = (src.answer_start - src.start, src.answer_end - src.start) if ans.cited else None
+            span = src.span if src else None  # None unless it is the cited passage
     except QuestionError as e:
         conf, guess, passages, cited, span, x = 0.0, "", [], str(e), None, []
         latency = time.perf_counter() - t0

@@ -8,6 +8,8 @@ sources with their offsets.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,12 +30,31 @@ class SentencePick:
 
 class SentencePicker:
     def __init__(self, embedder, selector, max_words: int = 60, second_ratio: float = 0.6,
-                 reader_weight: float = 1.0):
+                 reader_weight: float = 1.0, cached_sentences: int = 4096):
         self.embedder = embedder
         self.selector = selector
         self.max_words = max_words
         self.second_ratio = second_ratio
         self.reader_weight = reader_weight
+        # the passages are the index's chunks, so their sentences come back question after question
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cached = cached_sentences
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """Sentence vectors, each computed once while it stays among the most recent `cached_sentences`."""
+        with self._lock:
+            known = {t: self._vectors[t] for t in texts if t in self._vectors}
+        missing = list(dict.fromkeys(t for t in texts if t not in known))
+        if missing:
+            known.update(zip(missing, self.embedder.encode(missing)))
+        with self._lock:
+            for t in texts:
+                self._vectors[t] = known[t]
+                self._vectors.move_to_end(t)
+            while len(self._vectors) > self._cached:
+                self._vectors.popitem(last=False)
+        return np.stack([known[t] for t in texts])
 
     def warm_up(self) -> None:
         self.selector.warm_up()
@@ -46,7 +67,7 @@ class SentencePicker:
         if not spans:
             return None
         texts = [passages[pi][s:e] for pi, s, e in spans]
-        probs = self.selector.probabilities(self.embedder.encode_query(question)[0], self.embedder.encode(texts),
+        probs = self.selector.probabilities(self.embedder.encode_query(question)[0], self._encode(texts),
                                             question, texts)
         support = np.zeros(len(spans))
         for c in candidates:

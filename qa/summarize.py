@@ -15,6 +15,7 @@ import numpy as np
 from qa.chunking import is_prose, sentences
 from qa.document import Document
 
+
 @dataclass
 class Sentence:
     start: int  # character offsets into the document's text

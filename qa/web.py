@@ -68,8 +68,7 @@ def render(ans: Answer) -> str:
         label = "Source" if src.answer_start is not None else "Closest passage"
         parts.append(f'<p class="qa-meta">{label}: {e(src.title)} ({e(src.doc_id)}), '
                      f'characters {src.start}–{src.end}</p>')
-        span = (src.answer_start - src.start, src.answer_end - src.start) if src.answer_start is not None else None
-        parts.append(f'<blockquote class="qa-source">{_marked(src.text, span)}</blockquote>')
+        parts.append(f'<blockquote class="qa-source">{_marked(src.text, src.span)}</blockquote>')
     # one HTML block with no blank lines, so the chat's markdown renderer leaves it as it is
     return "".join(parts).replace("\n", "<br>")
 
