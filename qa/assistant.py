@@ -19,6 +19,7 @@ from qa.models import read_models_file, resolve
 from qa.question import EXPLANATION, YESNO, Speller, classify, expand_shorthand, summary_topic
 from qa.question import SUMMARY as SUMMARY_Q
 from qa.readers import Reader, make_reader
+from qa.reranker import Reranker
 from qa.retrieval import Retriever
 from qa.selector import SentenceSelector
 from qa.settings import DEFAULT_DOCUMENT, Settings
@@ -82,11 +83,13 @@ class Assistant:
     """Answers questions about the indexed documents. Build with `Assistant.load()`."""
 
     def __init__(self, settings: Settings, index: Index, embedder: Embedder, reader: Reader,
-                 selector: SentenceSelector | None = None):
+                 selector: SentenceSelector | None = None, reranker: Reranker | None = None):
         self.settings = settings
         self.embedder = embedder
         self.reader = reader
-        self.picker = SentencePicker(embedder, selector, reader_weight=settings.sentence_reader_weight) if selector else None
+        self.reranker = reranker if settings.rerank_k else None
+        self.picker = SentencePicker(embedder, selector, reader_weight=settings.sentence_reader_weight,
+                                     passage_weight=settings.sentence_passage_weight) if selector else None
         self.summarizer = Summarizer(embedder, settings.summary_words)
         self._index = index
         self._retriever = Retriever(index, embedder, settings.rrf_k)
@@ -109,7 +112,8 @@ class Assistant:
         else:
             index = open_index(settings, embedder)
         selector = SentenceSelector(resolve(models["selector"])) if "selector" in models else None
-        return cls(settings, index, embedder, make_reader(models["reader"], settings.reader_int8), selector)
+        reranker = Reranker(resolve(models["reranker"])) if "reranker" in models else None
+        return cls(settings, index, embedder, make_reader(models["reader"], settings.reader_int8), selector, reranker)
 
     @property
     def index(self) -> Index:
@@ -120,6 +124,8 @@ class Assistant:
         self.reader.warm_up()
         if self.picker:
             self.picker.warm_up()
+        if self.reranker:
+            self.reranker.warm_up()
 
     def add_documents(self, documents: list[Document]) -> None:
         """Index more documents and persist, atomically. Only they are embedded; a document with an id already
@@ -147,7 +153,7 @@ class Assistant:
     def with_index(self, index: Index, settings: Settings | None = None) -> "Assistant":
         """An assistant over another index, sharing this one's loaded models and its summaries' sentence vectors."""
         other = Assistant(settings or self.settings, index, self.embedder, self.reader,
-                          self.picker.selector if self.picker else None)
+                          self.picker.selector if self.picker else None, self.reranker)
         other.summarizer = self.summarizer  # its cache is keyed by document text, so any index can share it
         return other
 
@@ -171,21 +177,33 @@ class Assistant:
         search, reading = resolve_followup(question, history, self.settings.history_turns)
         return search, reading, classify(question if history and asks_on_its_own(question) else reading)
 
-    def _search(self, search: str, reading: str | None):
-        """The passages for a question; a follow-up's search carries the last turn, which can outweigh the
-        question's own words, so for a whole question the best passages for it alone join in too."""
-        passages = self._retriever.search(search, self.settings.top_k)
-        if reading and search != reading:
+    def _candidates(self, search: str, reading: str, whole: bool, k: int):
+        """The fused passages for a question, best first: `k`, or `rerank_k` for the reranker to choose from. A
+        follow-up's search carries the last turn, which can outweigh the question's own words, so for a `whole`
+        question the best passages for it alone join in too."""
+        s = self.settings
+        passages = self._retriever.search(search, max(k, s.rerank_k) if self.reranker else k)
+        if whole and search != reading:
             seen = {p.chunk.id for p in passages}
-            passages += [p for p in self._retriever.search(reading, self.settings.followup_extra_k)
-                         if p.chunk.id not in seen]
+            passages += [p for p in self._retriever.search(reading, s.followup_extra_k) if p.chunk.id not in seen]
         return passages
+
+    def _rerank(self, search: str, reading: str, passages, k: int):
+        """The best `k`, read jointly with the question by the reranker (when there is one). A turn that leans on
+        the one before ("What is the city sometimes called?" after "Harbin") keeps the fused order: the reranker
+        was trained on questions that stand alone, and given the turn before as well it did worse (README)."""
+        if self.reranker is None:
+            return passages
+        if search != reading:  # scored all the same: a sentence answer's score weighs its passage's probability
+            return self.reranker.score(reading, passages)
+        return self.reranker.rerank(reading, passages, k)
 
     def retrieve(self, question: str, history: list[tuple[str, str]] | None = None, k: int | None = None):
         """The passages `ask` would read, best first."""
         question = clean_question(question, self.settings.max_question_chars)
-        search, _, _ = self.understand(question, list(history or []))
-        return self._retriever.search(search, k or self.settings.top_k)
+        search, reading, _ = self.understand(question, list(history or []))
+        k = k or self.settings.top_k
+        return self._rerank(search, reading, self._candidates(search, reading, not elliptical(question), k), k)
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
         """Answer from the documents in the shape the question asks for, or abstain. Raises QuestionError for
@@ -197,7 +215,9 @@ class Assistant:
         base = dict(question=question, resolved_question=reading, question_kind=kind, reader=self.reader.name)
         if kind == SUMMARY_Q:
             return self._summary(self._summary_document(reading, history), base, t0)
-        passages = self._search(search, None if elliptical(question) else reading)
+        passages = self._candidates(search, reading, not elliptical(question), self.settings.top_k)
+        t_rerank = time.perf_counter()
+        passages = self._rerank(search, reading, passages, self.settings.top_k)
         t1 = time.perf_counter()
         candidates = self.reader.read(reading, [p.chunk.text for p in passages])
         t2 = time.perf_counter()
@@ -210,7 +230,8 @@ class Assistant:
             ans = self._sentence(reading, kind, passages, sources, candidates, base)
         else:
             ans = self._span(conf, best, sources, base)
-        ans.timings = {"retrieval_s": t1 - t0, "reader_s": t2 - t1, "total_s": time.perf_counter() - t0}
+        ans.timings = {"retrieval_s": t1 - t0, "rerank_s": t1 - t_rerank, "reader_s": t2 - t1,
+                       "total_s": time.perf_counter() - t0}
         return ans
 
     def _span(self, conf, best, sources: list[Source], base: dict) -> Answer:
@@ -222,8 +243,9 @@ class Assistant:
 
     def _sentence(self, reading: str, kind: str, passages, sources: list[Source], candidates, base: dict) -> Answer:
         """The sentence (or two) that answers; its key part is the reader's span when it lies inside."""
-        pick = self.picker.pick(reading, [p.chunk.text for p in passages], candidates)
-        conf = pick.score / (1 + self.picker.reader_weight) if pick else 0.0
+        probs = [1 / (1 + math.exp(-max(min(p.rerank, 50.0), -50.0))) for p in passages] if self.reranker else None
+        pick = self.picker.pick(reading, [p.chunk.text for p in passages], candidates, probs)
+        conf = pick.score if pick else 0.0
         if pick is None or conf < self.settings.sentence_threshold:
             return Answer(ABSTAIN_TEXT, True, conf, sources, kind=REFUSAL, **base)
         text = passages[pick.passage].chunk.text[pick.start:pick.end]

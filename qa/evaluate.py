@@ -137,7 +137,7 @@ def compare(path: str | Path, readers: list[str], limit: int = 0, progress: bool
         base = Assistant.load(index_dir=tmp, documents=qs.documents)
         for spec in readers:
             reader = make_reader(parse_entry("reader", spec))
-            a = Assistant(base.settings, base.index, base.embedder, reader)
+            a = Assistant(base.settings, base.index, base.embedder, reader, reranker=base.reranker)
             results[spec] = evaluate(path, assistant=a, limit=limit, progress=progress)
     passages = [[r["passage_ids"] for r in res["predictions"]] for res in results.values()]
     for res in results.values():

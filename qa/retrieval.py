@@ -27,6 +27,7 @@ class Passage:
     dense: float  # cosine similarity to the question
     bm25: float
     rank: int
+    rerank: float | None = None  # the cross-encoder's logit, when a reranker reordered the passages
 
 
 class Retriever:

@@ -19,6 +19,7 @@ class Settings:
     chunk_overlap: int = 1
     # retrieval
     top_k: int = 4  # passages handed to the reader
+    rerank_k: int = 8  # fused passages the reranker (models.txt) reads to pick those `top_k`; 0: no reranking
     rrf_k: int = 60
     onnx_query: bool = True  # question vectors through ONNX Runtime (faster, same vectors); False: torch
     reader_int8: bool = False  # the reader through ONNX Runtime, int8 weights (qa/readers/int8.py)
@@ -29,8 +30,10 @@ class Settings:
     gold_context_threshold: float | None = None
     confidence_weights: dict = field(default_factory=dict)  # per reader name; set by `qa calibrate`
     # answer shapes (qa.question decides the kind of question)
-    # a sentence's score: (selector probability + weight x the reader's confidence in a span inside it) / (1 + weight)
+    # a sentence's score: the weighted mean of the selector's probability (weight 1), the reader's confidence in a span
+    # inside it, and the reranker's probability for its passage (when passages were reranked)
     sentence_reader_weight: float = 1.0
+    sentence_passage_weight: float = 1.0
     sentence_threshold: float = 0.3  # that score needed for a sentence or evidence answer; `qa calibrate CHAT_SET`
     summary_words: int = 120  # word budget of a summary
     max_question_chars: int = 2000

@@ -25,17 +25,18 @@ class SentencePick:
     passage: int  # index into the passages given to `pick`
     start: int  # character offsets into that passage's text
     end: int
-    score: float  # the selector's probability plus the reader's support (see `pick`)
+    score: float  # in [0, 1]: the selector's probability, the reader's support and the passage's (see `pick`)
 
 
 class SentencePicker:
     def __init__(self, embedder, selector, max_words: int = 60, second_ratio: float = 0.6,
-                 reader_weight: float = 1.0, cached_sentences: int = 4096):
+                 reader_weight: float = 1.0, passage_weight: float = 1.0, cached_sentences: int = 4096):
         self.embedder = embedder
         self.selector = selector
         self.max_words = max_words
         self.second_ratio = second_ratio
         self.reader_weight = reader_weight
+        self.passage_weight = passage_weight
         # the passages are the index's chunks, so their sentences come back question after question
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cached = cached_sentences
@@ -59,10 +60,12 @@ class SentencePicker:
     def warm_up(self) -> None:
         self.selector.warm_up()
 
-    def pick(self, question: str, passages: list[str], candidates=()) -> SentencePick | None:
+    def pick(self, question: str, passages: list[str], candidates=(), passage_probs=None) -> SentencePick | None:
         """The best sentence: the selector's probability, plus `reader_weight` x the reader's confidence when the
         reader's best span of that passage lies in the sentence (the selector sees the whole sentence, the
-        reader the exact words: a lead sentence is like every question, the reader's span is not)."""
+        reader the exact words: a lead sentence is like every question, the reader's span is not), plus
+        `passage_weight` x the reranker's probability that its passage holds the answer (the reranker reads the
+        sentence in its context). The score is that weighted mean, in [0, 1]."""
         spans = [(pi, s, e) for pi, text in enumerate(passages) for s, e in sentences(text) if is_prose(text[s:e])]
         if not spans:
             return None
@@ -75,6 +78,10 @@ class SentencePicker:
                 if pi == c.passage and s <= c.start < e:
                     support[i] = max(support[i], c.confidence)
         scores = probs + self.reader_weight * support
+        weights = 1 + self.reader_weight
+        if passage_probs is not None:
+            scores = scores + self.passage_weight * np.array([passage_probs[pi] for pi, _, _ in spans])
+            weights += self.passage_weight
         best = int(np.argmax(scores))
         pi, s, e = spans[best]
         prev = best - 1
@@ -85,7 +92,7 @@ class SentencePicker:
         if (nxt < len(spans) and spans[nxt][0] == pi and probs[nxt] >= self.second_ratio * probs[best]
                 and len(passages[pi][s:spans[nxt][2]].split()) <= self.max_words):
             e = spans[nxt][2]
-        return SentencePick(pi, s, e, float(scores[best]))
+        return SentencePick(pi, s, e, float(scores[best] / weights))
 
 
 def summary_sources(doc, picked, retrieval_score: float) -> list[Source]:

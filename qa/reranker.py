@@ -1,0 +1,106 @@
+"""Passage reranker: a cross-encoder that reads the question and a passage together and scores whether the
+passage holds the answer.
+
+The fused retrieval (qa.retrieval) ranks by vectors and word overlap, each of which sees the question and the
+passage apart. This reads them jointly (all-MiniLM-L6-v2 with a LoRA adapter and a one-unit head on its mean-pooled
+tokens, trained by `qa train-reranker` on SQuAD: the chunk holding the answer against BM25-hard chunks of the same
+article and half A's unanswerable questions), and reorders the fused top `rerank_k`. Its probability for a passage
+joins the score of a sentence answer taken from it (qa.shapes). It is not a span-confidence feature: fitted on one
+held-out article and applied to another it lowered F1 (scripts/open-retrieval.py, README "Reranker"). The adapter
+and head ship in models/reranker-minilm-squad-lora with a model card.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+from pathlib import Path
+
+import numpy as np
+
+MAX_LEN = 192  # question + one chunk of at most 80 words fits
+
+
+def cross_encoder(encoder, hidden: int):
+    """The scoring module: encoder tokens, mean-pooled over the attention mask, to one logit."""
+    import torch
+
+    class CrossEncoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = encoder
+            self.head = torch.nn.Linear(hidden, 1)
+
+        def forward(self, input_ids, token_type_ids, attention_mask):
+            h = self.encoder(input_ids=input_ids, token_type_ids=token_type_ids,
+                             attention_mask=attention_mask).last_hidden_state
+            m = attention_mask.unsqueeze(-1).to(h.dtype)
+            return self.head((h * m).sum(1) / m.sum(1).clamp(min=1.0)).squeeze(-1)
+
+    return CrossEncoder()
+
+
+def encode_pairs(tokenizer, questions: list[str], texts: list[str]):
+    return tokenizer(questions, texts, truncation="only_second", max_length=MAX_LEN, padding=True,
+                     return_tensors="pt")
+
+
+class Reranker:
+    """Cheap to construct; the model loads on first use (`warm_up`)."""
+
+    def __init__(self, path: str | Path, batch_size: int = 16):
+        self.path = Path(path)
+        self.batch_size = batch_size
+        self._model = None
+        self._tok = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is None:
+                self._model, self._tok = load(self.path)
+
+    def scores(self, question: str, texts: list[str]) -> np.ndarray:
+        """One logit per text: higher means more likely to hold the answer."""
+        import torch
+
+        self.warm_up()
+        out = []
+        with torch.inference_mode():
+            for i in range(0, len(texts), self.batch_size):
+                batch = texts[i:i + self.batch_size]
+                enc = encode_pairs(self._tok, [question] * len(batch), batch)
+                out.append(self._model(enc["input_ids"], enc["token_type_ids"], enc["attention_mask"]).numpy())
+        return np.concatenate(out) if out else np.zeros(0, dtype="float32")
+
+    def rerank(self, question: str, passages: list, k: int) -> list:
+        """The `k` passages the cross-encoder scores highest, best first, each with its `rerank` score."""
+        s = self.scores(question, [p.chunk.text for p in passages])
+        return _scored(passages, s, np.argsort(-s, kind="stable")[:k])
+
+    def score(self, question: str, passages: list) -> list:
+        """`passages` in the order given, each with its `rerank` score."""
+        s = self.scores(question, [p.chunk.text for p in passages])
+        return _scored(passages, s, range(len(passages)))
+
+
+def _scored(passages: list, s: np.ndarray, order) -> list:
+    return [dataclasses.replace(passages[i], rerank=float(s[i]), rank=r) for r, i in enumerate(order)]
+
+
+def load(path: Path):
+    """(model in eval mode with the adapter merged, tokenizer) from a shipped reranker folder."""
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModel, AutoTokenizer
+
+    from qa.models import ModelError, minilm_path, quietly
+
+    base = str(minilm_path())
+    try:
+        encoder = quietly(AutoModel.from_pretrained, base, add_pooling_layer=False)
+        encoder = quietly(lambda: PeftModel.from_pretrained(encoder, str(path)).merge_and_unload())
+        model = cross_encoder(encoder, encoder.config.hidden_size)
+        model.head.load_state_dict({k.removeprefix("head."): v for k, v in load_file(str(path / "head.safetensors")).items()})
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise ModelError(f"cannot load the reranker from {path} ({e}); retrain it with `qa train-reranker`") from None
+    return model.eval(), AutoTokenizer.from_pretrained(base)

@@ -1,0 +1,117 @@
+"""The passage reranker (qa.reranker): the shipped cross-encoder on the real article and in the pipeline."""
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.settings import ROOT
+
+pytestmark = pytest.mark.slow
+SQUAD = ROOT.parent / "shared" / "squad" / "train-v1.1.json"
+
+# (question, words only the passage that answers it has)
+HELD = [
+    ("Which city did Putin visit on the second day of his trip to China?", "Harbin"),
+    ("How large was trade between Russia and China last year?", "$240 billion"),
+    ("Who did Putin blame for the fighting in Kharkiv?", "Kharkiv"),
+]
+
+
+@pytest.mark.parametrize("question,marker", HELD)
+def test_the_answer_passage_comes_first_among_the_fused_ones(assistant, question, marker):
+    fused = assistant._retriever.search(question, 12)
+    reranked = assistant.reranker.rerank(question, fused, 4)
+    assert len(reranked) == 4 and [p.rank for p in reranked] == [0, 1, 2, 3]
+    scores = [p.rerank for p in reranked]
+    assert scores == sorted(scores, reverse=True)
+    assert marker in reranked[0].chunk.text, reranked[0].chunk.text
+    assert {p.chunk.id for p in reranked} <= {p.chunk.id for p in fused}
+
+
+def test_an_off_topic_question_scores_below_an_answered_one(assistant):
+    texts = [c.text for c in assistant.index.chunks]
+    on = assistant.reranker.scores("Which city did Putin visit on the second day of his trip to China?", texts)
+    off = assistant.reranker.scores("What is the boiling point of liquid nitrogen?", texts)
+    assert on.max() > off.max() + 2
+
+
+def test_the_answer_reads_the_reranked_passages(assistant):
+    question = "Which city did Putin visit on the second day of his trip to China?"
+    ans = assistant.ask(question)
+    assert ans.text == "Harbin" and ans.timings["rerank_s"] > 0
+    read = assistant.retrieve(question)
+    assert {s.text for s in ans.sources} == {p.chunk.text for p in read}
+    assert all(p.rerank is not None for p in read) and len(read) == assistant.settings.top_k
+
+
+def test_rerank_k_zero_turns_it_off(assistant):
+    plain = assistant.with_index(assistant.index, dataclasses.replace(assistant.settings, rerank_k=0))
+    assert plain.reranker is None
+    assert plain.ask("Which city did Putin visit on the second day of his trip to China?").text == "Harbin"
+    assert all(p.rerank is None for p in plain.retrieve("Harbin trade fair"))
+
+
+def test_the_passage_probability_joins_a_sentence_answer(assistant):
+    """The same sentence scores higher when its passage is the one the reranker believes holds the answer."""
+    question = "Why did Putin go to Harbin?"
+    passage = [p.chunk.text for p in assistant.retrieve(question)][:1]
+    high = assistant.picker.pick(question, passage, (), [0.95])
+    low = assistant.picker.pick(question, passage, (), [0.05])
+    assert (high.start, high.end) == (low.start, low.end) and high.score > low.score + 0.2
+    assert 0.0 <= low.score <= high.score <= 1.0
+
+
+def test_the_model_card_and_script_hold_the_record():
+    folder = ROOT / "models" / "reranker-minilm-squad-lora"
+    state = json.loads((folder / "training_state.json").read_text())
+    assert state["step"] == state["total"] and state["metrics"]["p_at_1"] > state["metrics"]["p_at_1_bm25"]
+    import shlex
+
+    from typer.main import get_command
+
+    from qa.cli import app
+
+    script = (ROOT / "scripts" / "train-reranker.sh").read_text().replace("\\\n", " ")
+    line = next(x for x in script.splitlines() if x.startswith("qa train-reranker "))
+    run = get_command(app).commands["train-reranker"].make_context("train-reranker", shlex.split(line)[2:]).params
+    c = state["config"]
+    assert {k: run[k] for k in ("seed", "lr", "v11_questions", "half_a_folds", "casual")} == \
+        {k: c[k] for k in ("seed", "lr", "v11_questions", "half_a_folds", "casual")}
+    assert "CC BY-SA 4.0" in (folder / "README.md").read_text()
+
+
+@pytest.mark.skipif(not SQUAD.exists(), reason="../shared/squad is not beside the checkout")
+def test_smoke_training_resumes_and_exports(tmp_path):
+    from qa.reranker import Reranker
+    from qa.reranker_train import RerankConfig, train
+
+    cfg = RerankConfig(out=str(tmp_path / "run"), export=str(tmp_path / "export"), v11_questions=10,
+                       max_examples=48, dev_questions=8, threads=2, batch_size=8)
+    first = train(dataclasses.replace(cfg, max_steps=2))
+    assert first["step"] == 2
+    second = train(cfg)
+    assert second["step"] == second["total"] == 6 and second["p_at_1_bm25"] >= 0
+    state = json.loads((tmp_path / "export" / "training_state.json").read_text())
+    assert state["step"] == 6 and state["pairs"] == 48
+    scores = Reranker(tmp_path / "export").scores("Who wrote it?", ["It was written by Ann.", "Rain fell."])
+    assert scores.shape == (2,)
+
+
+def test_training_pairs_label_the_chunk_that_holds_the_answer():
+    import random
+
+    from qa.reranker_train import RerankConfig, article_pairs
+
+    para = ("Harbin is a city in the north-east of China. It has many churches. " * 6).strip()
+    article = {"title": "T", "paragraphs": [
+        {"context": para, "qas": []},
+        {"context": "The trade fair opened in May. It sold machines and grain to visitors from Russia.",
+         "qas": [{"id": "1", "question": "When did the trade fair open?", "is_impossible": False,
+                  "answers": [{"text": "May", "answer_start": 26}]},
+                 {"id": "2", "question": "Who closed the trade fair?", "is_impossible": True, "answers": []}]}]}
+    pairs = article_pairs(article, random.Random(0), RerankConfig(), casual_rate=0.0)
+    answerable = [p for p in pairs if p["q"].startswith("When")]
+    assert [p["label"] for p in answerable][0] == 1 and "opened in May" in answerable[0]["text"]
+    assert all(p["label"] == 0 and "May" not in p["text"] for p in answerable[1:])
+    assert {p["label"] for p in pairs if p["q"].startswith("Who")} == {0}
