@@ -87,10 +87,16 @@ def _scored(passages: list, s: np.ndarray, order) -> list:
     return [dataclasses.replace(passages[i], rerank=float(s[i]), rank=r) for r, i in enumerate(order)]
 
 
+def load_head(model, folder: Path) -> None:
+    """The head's weights, saved beside the adapter as head.safetensors (keys "head.weight", "head.bias")."""
+    from safetensors.torch import load_file
+
+    model.head.load_state_dict({k.removeprefix("head."): v for k, v in load_file(str(folder / "head.safetensors")).items()})
+
+
 def load(path: Path):
     """(model in eval mode with the adapter merged, tokenizer) from a shipped reranker folder."""
     from peft import PeftModel
-    from safetensors.torch import load_file
     from transformers import AutoModel, AutoTokenizer
 
     from qa.models import ModelError, minilm_path, quietly
@@ -100,7 +106,7 @@ def load(path: Path):
         encoder = quietly(AutoModel.from_pretrained, base, add_pooling_layer=False)
         encoder = quietly(lambda: PeftModel.from_pretrained(encoder, str(path)).merge_and_unload())
         model = cross_encoder(encoder, encoder.config.hidden_size)
-        model.head.load_state_dict({k.removeprefix("head."): v for k, v in load_file(str(path / "head.safetensors")).items()})
+        load_head(model, path)
     except (OSError, ValueError, KeyError, RuntimeError) as e:
         raise ModelError(f"cannot load the reranker from {path} ({e}); retrain it with `qa train-reranker`") from None
     return model.eval(), AutoTokenizer.from_pretrained(base)

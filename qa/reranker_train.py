@@ -21,8 +21,7 @@ from qa.augment import casual, fold_of, parse_folds
 from qa.chunking import chunk
 from qa.document import Document
 from qa.retrieval import tokens
-
-BASE_ID = "sentence-transformers/all-MiniLM-L6-v2"
+from qa.train import BASE_ID, optimiser
 
 
 @dataclass
@@ -49,22 +48,28 @@ class RerankConfig:
     threads: int = 0
 
 
-def article_pairs(article: dict, rng: random.Random, cfg: RerankConfig, casual_rate: float) -> list[dict]:
-    """(question, chunk text, label) pairs of one SQuAD article, chunked as the index would chunk it."""
+def _chunked(article: dict):
+    """(each paragraph's offset in the article, the article's chunks as the index makes them, a function giving the
+    chunk indices by BM25 for a question, best first)."""
     from rank_bm25 import BM25Okapi
 
     paras = [p["context"] for p in article["paragraphs"]]
     offsets = np.cumsum([0] + [len(p) + 2 for p in paras])  # the paragraphs joined by blank lines
-    doc = Document("a", article["title"], "\n\n".join(paras), "squad")
-    chunks = chunk(doc)
+    chunks = chunk(Document("a", article["title"], "\n\n".join(paras), "squad"))
+    bm25 = BM25Okapi([tokens(c.text) or ["∅"] for c in chunks])
+    return offsets, chunks, lambda q: list(np.argsort(-bm25.get_scores(tokens(q) or ["∅"]), kind="stable"))
+
+
+def article_pairs(article: dict, rng: random.Random, cfg: RerankConfig, casual_rate: float) -> list[dict]:
+    """(question, chunk text, label) pairs of one SQuAD article, chunked as the index would chunk it."""
+    offsets, chunks, ranked = _chunked(article)
     if len(chunks) < 2:
         return []
-    bm25 = BM25Okapi([tokens(c.text) or ["∅"] for c in chunks])
     out = []
     for pi, p in enumerate(article["paragraphs"]):
         for qa in p["qas"]:
             q = casual(qa["question"], rng) if rng.random() < casual_rate else qa["question"]
-            order = list(np.argsort(-bm25.get_scores(tokens(qa["question"]) or ["∅"]), kind="stable"))
+            order = ranked(qa["question"])
             if qa.get("is_impossible") or not qa["answers"]:
                 own = [i for i in order if chunks[i].start < offsets[pi + 1] and chunks[i].end > offsets[pi]]
                 other = [i for i in order if i not in own]
@@ -104,20 +109,15 @@ def training_pairs(cfg: RerankConfig, rng: random.Random) -> list[dict]:
 
 def dev_pairs(cfg: RerankConfig, limit: int = 300) -> list[dict]:
     """Held-out fold questions, each with its article's BM25 top 10 chunks: the reranker's in-article dev set."""
-    from rank_bm25 import BM25Okapi
-
     folds = parse_folds(cfg.dev_folds)
     rows = []
     for art in json.loads(Path(cfg.half_a_file).read_text())["data"]:
         if fold_of(art["title"]) not in folds:
             continue
-        paras = [p["context"] for p in art["paragraphs"]]
-        offsets = np.cumsum([0] + [len(p) + 2 for p in paras])
-        chunks = chunk(Document("a", art["title"], "\n\n".join(paras), "squad"))
-        bm25 = BM25Okapi([tokens(c.text) or ["∅"] for c in chunks])
+        offsets, chunks, ranked = _chunked(art)
         for pi, p in enumerate(art["paragraphs"]):
             for qa in p["qas"]:
-                top = list(np.argsort(-bm25.get_scores(tokens(qa["question"]) or ["∅"]), kind="stable")[:10])
+                top = ranked(qa["question"])[:10]
                 gold = set()
                 if qa["answers"] and not qa.get("is_impossible"):
                     s = offsets[pi] + qa["answers"][0]["answer_start"]
@@ -159,7 +159,7 @@ def train(cfg: RerankConfig) -> dict:
     from transformers import AutoModel, AutoTokenizer
 
     from qa.models import minilm_path, quietly
-    from qa.reranker import cross_encoder, encode_pairs
+    from qa.reranker import cross_encoder, encode_pairs, load_head
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -179,14 +179,11 @@ def train(cfg: RerankConfig) -> dict:
     plan = _batches(len(pairs), cfg.batch_size, cfg.seed)
     total = len(plan)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
-    warm = max(1, int(total * cfg.warmup))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    opt, sched = optimiser(model, cfg.lr, cfg.warmup, total)
     step = 0
     if (ckpt / "state.json").exists():
         set_peft_model_state_dict(encoder, load_file(str(ckpt / "adapter_model.safetensors")))
-        model.head.load_state_dict({k.removeprefix("head."): v for k, v in load_file(str(ckpt / "head.safetensors")).items()})
+        load_head(model, ckpt)
         opt.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location=device))
         sched.load_state_dict(torch.load(ckpt / "scheduler.pt"))
         torch.set_rng_state(torch.load(ckpt / "rng.pt"))

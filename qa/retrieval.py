@@ -27,7 +27,7 @@ class Passage:
     dense: float  # cosine similarity to the question
     bm25: float
     rank: int
-    rerank: float | None = None  # the cross-encoder's logit, when a reranker reordered the passages
+    rerank: float | None = None  # the cross-encoder's logit, when a reranker scored the passages
 
 
 class Retriever:

@@ -305,6 +305,16 @@ def load_base(lora_r: int, lora_alpha: int):
     return tok, get_peft_model(model, cfg)
 
 
+def optimiser(model, lr: float, warmup: float, total: int):
+    """AdamW on the trainable parameters, with a linear warm-up over `warmup` of `total` steps, then linear decay."""
+    import torch
+
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
+    warm = max(1, int(total * warmup))
+    return opt, torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+
+
 def train(cfg: TrainConfig) -> dict:
     import torch
     from tqdm import tqdm
@@ -328,10 +338,7 @@ def train(cfg: TrainConfig) -> dict:
     feats = build_features(tok, squad_examples(cfg.train_file, cfg, rng))
     plan = batches(feats, cfg.batch_size, cfg.seed)
     total = max(1, int(len(plan) * cfg.epochs))
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.01)
-    warm = max(1, int(total * cfg.warmup))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    opt, sched = optimiser(model, cfg.lr, cfg.warmup, total)
     step, previous = 0, None  # previous: the earlier phases' record, for the model card
     if start_from:
         from peft import set_peft_model_state_dict

@@ -57,7 +57,7 @@ def main() -> None:
     article_of = {qa["id"]: a["title"] for a in held["data"] for p in a["paragraphs"] for qa in p["qas"]}
     titles = sorted({a["title"] for a in held["data"]})
     halves = [set(titles[0::2]), set(titles[1::2])]
-    fused = Assistant(dataclasses.replace(base.settings, rerank_k=0), base.index, base.embedder, base.reader)
+    fused = base.with_index(base.index, dataclasses.replace(base.settings, rerank_k=0))
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "held-out.json"
