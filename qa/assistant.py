@@ -182,19 +182,24 @@ class Assistant:
         follow-up's search carries the last turn, which can outweigh the question's own words, so for a `whole`
         question the best passages for it alone join in too."""
         s = self.settings
-        passages = self._retriever.search(search, max(k, s.rerank_k) if self.reranker else k)
+        passages = self._retriever.search(search, max(k, s.rerank_k) if self._reorders(search, reading) else k)
         if whole and search != reading:
             seen = {p.chunk.id for p in passages}
             passages += [p for p in self._retriever.search(reading, s.followup_extra_k) if p.chunk.id not in seen]
         return passages
 
+    def _reorders(self, search: str, reading: str) -> bool:
+        """Whether the reranker picks this turn's passages. A turn that leans on the one before ("What is the city
+        sometimes called?" after "Harbin") keeps the fused order: the reranker was trained on questions that stand
+        alone, and given the turn before as well it did worse (README)."""
+        return self.reranker is not None and search == reading
+
     def _rerank(self, search: str, reading: str, passages, k: int):
-        """The best `k`, read jointly with the question by the reranker (when there is one). A turn that leans on
-        the one before ("What is the city sometimes called?" after "Harbin") keeps the fused order: the reranker
-        was trained on questions that stand alone, and given the turn before as well it did worse (README)."""
+        """The best `k`, read jointly with the question by the reranker, or (a turn it does not reorder) the
+        passages as fused, scored all the same: a sentence answer's score weighs its passage's probability."""
         if self.reranker is None:
             return passages
-        if search != reading:  # scored all the same: a sentence answer's score weighs its passage's probability
+        if not self._reorders(search, reading):
             return self.reranker.score(reading, passages)
         return self.reranker.rerank(reading, passages, k)
 
