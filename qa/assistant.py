@@ -174,7 +174,7 @@ class Assistant:
     def understand(self, question: str, history: list[tuple[str, str]]) -> tuple[str, str, str]:
         """(search query, question as the reader gets it, kind): shorthand and typos undone, follow-ups resolved."""
         question = self._speller(expand_shorthand(question))
-        search, reading = resolve_followup(question, history, self.settings.history_turns)
+        search, reading = resolve_followup(question, history, self.settings.history_turns, self._speller.names)
         return search, reading, classify(question if history and asks_on_its_own(question) else reading)
 
     def _candidates(self, search: str, reading: str, whole: bool, k: int):
@@ -189,7 +189,7 @@ class Assistant:
         return passages
 
     def _reorders(self, search: str, reading: str) -> bool:
-        """Whether the reranker picks this turn's passages. A turn that leans on the one before ("What is the city
+        """Whether the reranker picks this turn's passages. A turn searched with the one before ("What is the city
         sometimes called?" after "Harbin") keeps the fused order: the reranker was trained on questions that stand
         alone, and given the turn before as well it did worse (README)."""
         return self.reranker is not None and search == reading

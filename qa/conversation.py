@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-_PRONOUN = re.compile(r"\b(it|its|he|she|him|her|his|they|them|their|there|that)\b", re.I)
+_PRONOUN = re.compile(r"\b(it|its|he|she|him|her|his|they|them|em|their|there|that)\b", re.I)
 _LEAD = re.compile(r"^(?:(and|but|so|also|plus|then|ok|okay)\b[\s,]*)?(?:(what|how) about|what of|and)?\s*", re.I)
 _WH = re.compile(r"^(why|how|when|where|who|whom|what|which|how come|how so)\b", re.I)
 # "Why?", "when was that?": the question is about the last turn's event as a whole
@@ -58,14 +58,28 @@ def elliptical(question: str) -> bool:
     return len(words) <= 4 or bool(re.match(r"^(and|but|so|also|what about|how about|what of)\b", question, re.I))
 
 
-def resolve(question: str, history: list[tuple[str, str]], turns: int = 1) -> tuple[str, str]:
+_REFERS = re.compile(r"\b(this|these|those|else|other|another|same|former|latter)\b", re.I)
+
+
+def leans_on_history(question: str, names: set[str]) -> bool:
+    """Whether a question needs the turns before it: elliptical, pointing back (a pronoun, 'this', 'those',
+    'else'), or naming nothing of its own ("What is the city sometimes called?"); `names` are the documents'
+    names, lower case. A question that names its own subject ("whats the trade between russia n china worth")
+    is searched on its own: carrying the last turn along pulled its passages towards that turn's topic."""
+    if elliptical(question) or _PRONOUN.search(question) or _REFERS.search(question):
+        return True
+    return not any(w.lower() in names for w in re.findall(r"[A-Za-z]+", question))
+
+
+def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
+            names: set[str] = frozenset()) -> tuple[str, str]:
     """(search query, reading question) for `question` given earlier (question, answer) turns.
 
-    Retrieval gets the question expanded with the last turns. The reader gets the question with its
+    Retrieval gets the question expanded with the last turns, when it leans on them. The reader gets the question with its
     pronouns replaced by what they most likely refer to: a place or thing is usually the last answer;
     a person is the last answer only if the last question asked "who", else a name in that question.
     """
-    if not history:
+    if not history or not leans_on_history(question, names):
         return question, question
     recent = history[-turns:]
     search = " ".join([*(f"{q} {a}" for q, a in recent), question])

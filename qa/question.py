@@ -123,6 +123,10 @@ class Speller:
     def __init__(self, texts: list[str]):
         counts = Counter(w.lower() for t in texts for w in re.findall(r"[A-Za-z][A-Za-z'-]+", t))
         self.vocab = {w for w, n in counts.items() if len(w) >= 4}
+        lower = {w for t in texts for w in re.findall(r"\b[a-z]+\b", t)}
+        mid = {w.lower() for t in texts for w in re.findall(r"(?<=[a-z,;] )[A-Z][A-Za-z]+", t)}
+        # words the documents write capitalised mid-sentence and never in lower case: names ("Harbin", "Xi")
+        self.names = mid - lower
         self._by_first: dict[str, list[str]] = {}
         for w in sorted(self.vocab, key=lambda w: -counts[w]):
             self._by_first.setdefault(w[0], []).append(w)

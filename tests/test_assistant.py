@@ -48,6 +48,13 @@ def test_follow_up_is_resolved(assistant):
     assert "Little Moscow" in follow.text
 
 
+def test_a_later_turn_that_names_its_subject_is_not_pulled_to_the_last_one(assistant):
+    last = [("Why did Putin go to China?", "Visiting a trade fair in the northeastern Chinese city of Harbin on the "
+             "second day of his visit to China, Putin praised the historical cultural ties between the two countries")]
+    ans = assistant.ask("whats the trade between russia n china worth", history=last)
+    assert "$240 billion" in ans.text, ans.text
+
+
 @pytest.mark.parametrize("bad,message", [
     ("", "Please type a question"),
     ("   \n\t ", "Please type a question"),

@@ -33,3 +33,15 @@ def test_elliptical_follow_ups_take_the_last_question():
     harbin = [("Which city did Putin visit?", "Harbin")]
     assert resolve("where is that", harbin)[1] == "where is Harbin"
     assert resolve("Who did Putin meet in Harbin?", harbin)[1] == "Who did Putin meet in Harbin?"  # whole: unchanged
+
+
+def test_a_question_naming_its_own_subject_is_searched_on_its_own():
+    names = {"russia", "china", "harbin", "putin"}
+    last = [("Why did Putin go to China?", "Visiting a trade fair in the northeastern Chinese city of Harbin")]
+    question = "whats the trade between russia n china worth"
+    assert resolve(question, last, names=names) == (question, question)
+    # it leans on the turn before when it points back or names nothing of its own
+    for leaning in ("What did he say about trade?", "What is the city sometimes called?", "And in euros?",
+                    "how much did the delay cost em"):
+        search, _ = resolve(leaning, last, names=names)
+        assert search.startswith("Why did Putin go to China?"), leaning
