@@ -83,12 +83,16 @@ class Assistant:
     """Answers questions about the indexed documents. Build with `Assistant.load()`."""
 
     def __init__(self, settings: Settings, index: Index, embedder: Embedder, reader: Reader,
-                 selector: SentenceSelector | None = None, reranker: Reranker | None = None):
+                 selector: SentenceSelector | None = None, reranker: Reranker | None = None,
+                 sentence_scorer: Reranker | None = None):
         self.settings = settings
         self.embedder = embedder
         self.reader = reader
         self.reranker = reranker if settings.rerank_k else None
-        self.picker = SentencePicker(embedder, selector, reader_weight=settings.sentence_reader_weight,
+        self.picker = SentencePicker(embedder, selector, sentence_scorer,
+                                     selector_weight=settings.sentence_selector_weight,
+                                     scorer_weight=settings.sentence_scorer_weight,
+                                     reader_weight=settings.sentence_reader_weight,
                                      passage_weight=settings.sentence_passage_weight) if selector else None
         self.summarizer = Summarizer(embedder, settings.summary_words)
         self._index = index
@@ -113,7 +117,9 @@ class Assistant:
             index = open_index(settings, embedder)
         selector = SentenceSelector(resolve(models["selector"])) if "selector" in models else None
         reranker = Reranker(resolve(models["reranker"])) if "reranker" in models else None
-        return cls(settings, index, embedder, make_reader(models["reader"], settings.reader_int8), selector, reranker)
+        scorer = Reranker(resolve(models["sentence_scorer"])) if "sentence_scorer" in models else None
+        return cls(settings, index, embedder, make_reader(models["reader"], settings.reader_int8), selector, reranker,
+                   scorer)
 
     @property
     def index(self) -> Index:
@@ -153,7 +159,8 @@ class Assistant:
     def with_index(self, index: Index, settings: Settings | None = None) -> "Assistant":
         """An assistant over another index, sharing this one's loaded models and its summaries' sentence vectors."""
         other = Assistant(settings or self.settings, index, self.embedder, self.reader,
-                          self.picker.selector if self.picker else None, self.reranker)
+                          self.picker.selector if self.picker else None, self.reranker,
+                          self.picker.scorer if self.picker else None)
         other.summarizer = self.summarizer  # its cache is keyed by document text, so any index can share it
         return other
 

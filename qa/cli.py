@@ -288,16 +288,22 @@ def train(steps: int = typer.Option(0, help="stop after this many steps in this 
 def train_reranker(steps: int = typer.Option(0, help="stop after this many steps in this run (0: to the end)"),
                    out_dir: Path = typer.Option(Path("runs/reranker"), "--out", help="checkpoints (resumed from)"),
                    export: Path = typer.Option(Path("models/reranker-minilm-squad-lora"), help="the shipped folder"),
+                   unit: str = typer.Option("passage", help="what it scores: passage (reranker) or sentence "
+                                                            "(the chat's sentence answers)"),
+                   init: str = typer.Option("", help="start from this shipped cross-encoder folder"),
                    v11_questions: int = typer.Option(3500, help="SQuAD v1.1 questions sampled for training"),
                    half_a_folds: str = typer.Option("0,1,2,3", help="half-A folds trained on (unanswerables too)"),
                    casual: float = typer.Option(0.2, help="share of questions rewritten chat-style"),
                    lr: float = typer.Option(1e-3), seed: int = typer.Option(21),
                    max_examples: int = typer.Option(0, help="train on the first N pairs only (smoke tests)"),
                    threads: int = typer.Option(0, help="CPU threads (0: torch's default)")):
-    """Fine-tune the passage reranker (a MiniLM cross-encoder) on SQuAD; resumes from the last checkpoint."""
+    """Fine-tune a MiniLM cross-encoder on SQuAD: the passage reranker, or the answer-sentence scorer (--unit
+    sentence); resumes from the last checkpoint."""
     from qa.reranker_train import RerankConfig, train as run
 
-    out.print(run(RerankConfig(out=str(out_dir), export=str(export), v11_questions=v11_questions,
+    if unit not in ("passage", "sentence"):
+        raise typer.BadParameter("--unit is passage or sentence")
+    out.print(run(RerankConfig(out=str(out_dir), export=str(export), unit=unit, init=init, v11_questions=v11_questions,
                                half_a_folds=half_a_folds, casual=casual, lr=lr, seed=seed, max_steps=steps,
                                max_examples=max_examples, threads=threads)))
 

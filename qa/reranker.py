@@ -7,7 +7,8 @@ tokens, trained by `qa train-reranker` on SQuAD: the chunk holding the answer ag
 article and half A's unanswerable questions), and reorders the fused top `rerank_k`. Its probability for a passage
 joins the score of a sentence answer taken from it (qa.shapes). It is not a span-confidence feature: fitted on one
 held-out article and applied to another it lowered F1 (scripts/open-retrieval.py, README "Reranker"). The adapter
-and head ship in models/reranker-minilm-squad-lora with a model card.
+and head ship in models/reranker-minilm-squad-lora with a model card. The same class loads the optional
+answer-sentence cross-encoder (models/sentence-minilm-squad-lora, `qa train-reranker --unit sentence`).
 """
 from __future__ import annotations
 

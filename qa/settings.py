@@ -30,8 +30,11 @@ class Settings:
     gold_context_threshold: float | None = None
     confidence_weights: dict = field(default_factory=dict)  # per reader name; set by `qa calibrate`
     # answer shapes (qa.question decides the kind of question)
-    # a sentence's score: the weighted mean of the selector's probability (weight 1), the reader's confidence in a span
-    # inside it, and the reranker's probability for its passage (when passages were reranked)
+    # a sentence's score: the weighted mean of the selector's probability, the sentence cross-encoder's (models.txt
+    # `sentence_scorer`), the reader's confidence in a span inside it, and the reranker's probability for its passage
+    # (when passages were reranked)
+    sentence_selector_weight: float = 1.0
+    sentence_scorer_weight: float = 1.0
     sentence_reader_weight: float = 1.0
     sentence_passage_weight: float = 1.0
     sentence_threshold: float = 0.3  # that score needed for a sentence or evidence answer; `qa calibrate CHAT_SET`

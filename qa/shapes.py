@@ -1,7 +1,7 @@
 """Answer shapes beyond the short span: the answer sentence of a passage, and the document summary.
 
-`SentencePicker` scores every sentence of the retrieved passages with the trained selector
-(qa.selector) and returns the best one, joined by the next sentence when that one is nearly as
+`SentencePicker` scores every sentence of the retrieved passages with the trained sentence models (the selector,
+qa.selector, and the sentence cross-encoder, qa.reranker with a sentence adapter) and returns the best one, joined by the next sentence when that one is nearly as
 likely (an explanation often runs over two) and by the one before when it opens with a pronoun. `summary_sources` turns a Summarizer's sentences into
 sources with their offsets.
 """
@@ -29,10 +29,14 @@ class SentencePick:
 
 
 class SentencePicker:
-    def __init__(self, embedder, selector, max_words: int = 60, second_ratio: float = 0.6,
-                 reader_weight: float = 1.0, passage_weight: float = 1.0, cached_sentences: int = 4096):
+    def __init__(self, embedder, selector, scorer=None, max_words: int = 60, second_ratio: float = 0.6,
+                 selector_weight: float = 1.0, scorer_weight: float = 1.0, reader_weight: float = 1.0,
+                 passage_weight: float = 1.0, cached_sentences: int = 4096):
         self.embedder = embedder
         self.selector = selector
+        self.scorer = scorer
+        self.selector_weight = selector_weight
+        self.scorer_weight = scorer_weight if scorer is not None else 0.0
         self.max_words = max_words
         self.second_ratio = second_ratio
         self.reader_weight = reader_weight
@@ -59,19 +63,33 @@ class SentencePicker:
 
     def warm_up(self) -> None:
         self.selector.warm_up()
+        if self.scorer is not None:
+            self.scorer.warm_up()
+
+    def sentence_probabilities(self, question: str, texts: list[str]) -> np.ndarray:
+        """P(the sentence holds the answer): the weighted mean of the selector's and the cross-encoder's."""
+        total, weights = np.zeros(len(texts)), 0.0
+        if self.selector_weight:
+            total += self.selector_weight * self.selector.probabilities(
+                self.embedder.encode_query(question)[0], self._encode(texts), question, texts)
+            weights += self.selector_weight
+        if self.scorer_weight:
+            z = np.clip(self.scorer.scores(question, texts), -50, 50)
+            total += self.scorer_weight / (1 + np.exp(-z))
+            weights += self.scorer_weight
+        return total / max(weights, 1e-9)
 
     def pick(self, question: str, passages: list[str], candidates=(), passage_probs=None) -> SentencePick | None:
-        """The best sentence: the selector's probability, plus `reader_weight` x the reader's confidence when the
-        reader's best span of that passage lies in the sentence (the selector sees the whole sentence, the
-        reader the exact words: a lead sentence is like every question, the reader's span is not), plus
+        """The best sentence: its probability (`sentence_probabilities`), plus `reader_weight` x the reader's confidence
+        when the reader's best span of that passage lies in the sentence (the sentence models see the whole
+        sentence, the reader the exact words: a lead sentence is like every question, the reader's span is not), plus
         `passage_weight` x the reranker's probability that its passage holds the answer (the reranker reads the
         sentence in its context). The score is that weighted mean, in [0, 1]."""
         spans = [(pi, s, e) for pi, text in enumerate(passages) for s, e in sentences(text) if is_prose(text[s:e])]
         if not spans:
             return None
         texts = [passages[pi][s:e] for pi, s, e in spans]
-        probs = self.selector.probabilities(self.embedder.encode_query(question)[0], self._encode(texts),
-                                            question, texts)
+        probs = self.sentence_probabilities(question, texts)
         support = np.zeros(len(spans))
         for c in candidates:
             for i, (pi, s, e) in enumerate(spans):

@@ -115,3 +115,65 @@ def test_training_pairs_label_the_chunk_that_holds_the_answer():
     assert [p["label"] for p in answerable][0] == 1 and "opened in May" in answerable[0]["text"]
     assert all(p["label"] == 0 and "May" not in p["text"] for p in answerable[1:])
     assert {p["label"] for p in pairs if p["q"].startswith("Who")} == {0}
+
+
+def test_sentence_pairs_label_the_sentence_that_holds_the_answer():
+    import random
+
+    from qa.reranker_train import RerankConfig, sentence_pairs
+
+    article = {"title": "T", "paragraphs": [
+        {"context": "Harbin is a city in the north-east of China. It has many old churches.", "qas": []},
+        {"context": "The trade fair opened in May after a long delay. It sold machines and grain to visitors. "
+                    "Prices of grain rose sharply that year.",
+         "qas": [{"id": "1", "question": "When did the trade fair open?", "is_impossible": False,
+                  "answers": [{"text": "May", "answer_start": 25}]},
+                 {"id": "2", "question": "Who closed the trade fair?", "is_impossible": True, "answers": []}]}]}
+    pairs = sentence_pairs(article, random.Random(0), RerankConfig(unit="sentence"), casual_rate=0.0)
+    answerable = [p for p in pairs if p["q"].startswith("When")]
+    assert answerable[0] == {"q": "When did the trade fair open?", "label": 1,
+                             "text": "The trade fair opened in May after a long delay."}
+    negatives = answerable[1:]
+    assert len(negatives) == 3 and all(p["label"] == 0 and "May" not in p["text"] for p in negatives)
+    assert any("Harbin" in p["text"] or "churches" in p["text"] for p in negatives)  # one from another paragraph
+    assert [p["label"] for p in pairs if p["q"].startswith("Who")] == [0, 0]
+
+
+def test_the_sentence_cross_encoder_finds_the_answer_sentence_and_joins_the_picker(assistant, tmp_path):
+    """The optional `sentence_scorer` (models.txt): the answer sentence scores highest among the passage's, and a
+    picker that has it weighs its probability in."""
+    from qa.assistant import Assistant
+    from qa.chunking import sentences
+    from qa.reranker import Reranker
+    from qa.settings import Settings
+
+    folder = ROOT / "models" / "sentence-minilm-squad-lora"
+    passage = next(p for p in assistant.retrieve("How large was trade between Russia and China last year?")
+                   if "$240 billion" in p.chunk.text).chunk.text
+    texts = [passage[s:e] for s, e in sentences(passage)]
+    scores = Reranker(folder).scores("How large was trade between Russia and China last year?", texts)
+    assert "$240 billion" in texts[int(scores.argmax())]
+    models = tmp_path / "models.txt"
+    models.write_text((ROOT / "models.txt").read_text() + f"\nsentence_scorer = sentence-minilm @ {folder}\n")
+    settings = Settings.load(models_file=str(models), index_dir=assistant.settings.index_dir)
+    with_scorer = Assistant.load(settings=settings)
+    assert with_scorer.picker.scorer is not None and assistant.picker.scorer is None
+    q = "Why has Russia become dependent on China?"
+    mine = with_scorer.picker.sentence_probabilities(q, texts)
+    plain = assistant.picker.sentence_probabilities(q, texts)
+    assert mine.shape == plain.shape and not (abs(mine - plain) < 1e-6).all()
+    state = json.loads((folder / "training_state.json").read_text())
+    c = state["config"]
+    assert c["unit"] == "sentence" and state["metrics"]["p_at_1"] > state["metrics"]["p_at_1_bm25"]
+    script = (ROOT / "scripts" / "train-reranker.sh").read_text().replace("\\\n", " ")
+    line = next(x for x in script.splitlines() if "--unit sentence" in x)
+    import shlex
+
+    from typer.main import get_command
+
+    from qa.cli import app
+
+    run = get_command(app).commands["train-reranker"].make_context("train-reranker", shlex.split(line)[2:]).params
+    keys = ("unit", "init", "seed", "lr", "v11_questions", "half_a_folds", "casual")
+    assert {k: run[k] for k in keys} == {k: c[k] for k in keys}
+    assert "CC BY-SA 4.0" in (folder / "README.md").read_text()
