@@ -116,7 +116,7 @@ class Assistant:
         else:
             index = open_index(settings, embedder)
         selector = SentenceSelector(resolve(models["selector"])) if "selector" in models else None
-        reranker = Reranker(resolve(models["reranker"])) if "reranker" in models else None
+        reranker = Reranker(resolve(models["reranker"]), int8=settings.reranker_int8) if "reranker" in models else None
         scorer = Reranker(resolve(models["sentence_scorer"])) if "sentence_scorer" in models else None
         return cls(settings, index, embedder, make_reader(models["reader"], settings.reader_int8), selector, reranker,
                    scorer)

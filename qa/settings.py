@@ -23,6 +23,7 @@ class Settings:
     rrf_k: int = 60
     onnx_query: bool = True  # question vectors through ONNX Runtime (faster, same vectors); False: torch
     reader_int8: bool = False  # the reader through ONNX Runtime, int8 weights (qa/readers/int8.py)
+    reranker_int8: bool = True  # the reranker likewise: half the time, the same ranking (README, "Reranker")
     # answering
     threshold: float = 0.5  # abstain below this confidence; set by `qa calibrate`
     # reader-only evaluation (`qa eval --gold-context`) has its own threshold, the best-F1 one as SQuAD

@@ -1,6 +1,7 @@
 """Open retrieval over all of SQuAD 2.0 half A, with and without the reranker, in one run.
 
     .venv/bin/python scripts/open-retrieval.py [--folds 4] [--index runs/half-a-index] [--json out.json]
+                                               [--rerank-k K ...] [--no-fused] [--torch-reranker]
 
 The questions of the held-out fold are asked against one index of every half-A paragraph (17 articles). Reported:
 R@1/3/5 and MRR of the passages `ask` reads, the best F1 with the threshold swept, and F1 with the confidence weights
@@ -44,15 +45,17 @@ def main() -> None:
     ap.add_argument("--json")
     ap.add_argument("--rerank-k", type=int, nargs="*", default=[], help="also rerank these many fused passages")
     ap.add_argument("--no-fused", action="store_true", help="skip the run without the reranker")
+    ap.add_argument("--torch-reranker", action="store_true", help="the reranker on torch, not int8 (settings)")
     args = ap.parse_args()
 
     from qa.assistant import Assistant
     from qa.evaluate import evaluate, load_question_set
+    from qa.settings import Settings
 
     squad = json.loads(Path(args.squad).read_text())
     if not (Path(args.index) / "manifest.json").exists():
         Assistant.load(index_dir=args.index, documents=load_question_set(args.squad).documents)
-    base = Assistant.load(index_dir=args.index)
+    base = Assistant.load(index_dir=args.index, settings=Settings.load(reranker_int8=False if args.torch_reranker else None))
     held = dict(squad, data=[a for a in squad["data"] if fold_of(a["title"]) in parse_folds(args.folds)])
     article_of = {qa["id"]: a["title"] for a in held["data"] for p in a["paragraphs"] for qa in p["qas"]}
     titles = sorted({a["title"] for a in held["data"]})

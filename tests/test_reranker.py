@@ -29,6 +29,20 @@ def test_the_answer_passage_comes_first_among_the_fused_ones(assistant, question
     assert {p.chunk.id for p in reranked} <= {p.chunk.id for p in fused}
 
 
+def test_the_int8_reranker_ranks_as_the_torch_one_does(assistant):
+    """The shipped setting runs it through ONNX Runtime with int8 weights; its ranking must be the float model's."""
+    from qa.reranker import Reranker
+
+    assistant.reranker.warm_up()
+    assert assistant.settings.reranker_int8 and assistant.reranker._int8 is not None  # the export worked
+    torch_model = Reranker(assistant.reranker.path, int8=False)
+    for question, marker in HELD:
+        texts = [p.chunk.text for p in assistant._retriever.search(question, 8)]
+        quick, exact = assistant.reranker.scores(question, texts), torch_model.scores(question, texts)
+        assert marker in texts[int(quick.argmax())] and marker in texts[int(exact.argmax())]
+        assert abs(quick - exact).max() < 1.0, (quick, exact)
+
+
 def test_an_off_topic_question_scores_below_an_answered_one(assistant):
     texts = [c.text for c in assistant.index.chunks]
     on = assistant.reranker.scores("Which city did Putin visit on the second day of his trip to China?", texts)
