@@ -392,7 +392,10 @@ def bench(json_out: Optional[Path] = typer.Option(None, "--json"), clients: int 
 
 
 def _optional_values(args: list[str]) -> list[str]:
-    """`--ray` may stand alone (a new local cluster) or take an address: alone, it gets "local"."""
+    """`qa serve --ray` may stand alone (a new local cluster) or take an address: alone, it gets "local". (`qa bench
+    --ray` is a plain flag.)"""
+    if not args or args[0] != "serve":
+        return args
     out = []
     for i, arg in enumerate(args):
         out.append(arg)

@@ -61,8 +61,11 @@ class Int8Model:
                 example = tokenizer(["What is this about?"], ["A passage about it."], return_tensors="pt")
                 export(module.eval(), tuple(example[k] for k in INPUTS), list(INPUTS), output_names, target,
                        finish=_quantise)
+            import torch
+
             options = ort.SessionOptions()
             options.log_severity_level = 3
+            options.intra_op_num_threads = torch.get_num_threads()  # what the process allows torch (a Ray replica: 1)
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             return cls(ort.InferenceSession(str(target / "model.onnx"), options, providers=["CPUExecutionProvider"]))
         except Exception as e:  # noqa: BLE001 - any failure here only costs speed

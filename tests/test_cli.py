@@ -188,3 +188,19 @@ def test_a_pdf_is_indexed_and_answered_from(tmp_path):
     r = qa("ask", "How deep is Lake Baikal?", "--json", "--index", idx)
     ans = json.loads(r.stdout)
     assert ans["text"] == "1,642 metres" and ans["sources"][0]["doc_id"] == "baikal"
+
+
+def test_ray_flags_parse_as_documented():
+    """`qa bench --ray` is a flag; `qa serve --ray` alone means a new local cluster, or takes an address."""
+    from typer.main import get_command
+
+    from qa.cli import _optional_values, app
+
+    def params(*argv):
+        args = _optional_values(list(argv))
+        return get_command(app).commands[args[0]].make_context(args[0], args[1:]).params
+
+    assert params("bench", "--ray", "--replicas", "2")["ray"] is True
+    assert params("serve", "--ray", "--replicas", "1")["ray"] == "local"
+    assert params("serve", "--ray", "10.0.0.5:6379")["ray"] == "10.0.0.5:6379"
+    assert params("serve")["ray"] is None
