@@ -48,6 +48,11 @@ def test_follow_up_is_resolved(assistant):
     assert "Little Moscow" in follow.text
 
 
+def test_a_casual_earlier_turn_is_read_whole_when_a_follow_up_builds_on_it(assistant):
+    ans = assistant.ask("and in euros?", history=[("whats the trade between russia n china worth", "$240 billion")])
+    assert ans.resolved_question.lower() == "what is the trade between russia and china worth in euros?"
+
+
 def test_a_later_turn_that_names_its_subject_is_not_pulled_to_the_last_one(assistant):
     last = [("Why did Putin go to China?", "Visiting a trade fair in the northeastern Chinese city of Harbin on the "
              "second day of his visit to China, Putin praised the historical cultural ties between the two countries")]
