@@ -75,8 +75,8 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
             names: set[str] = frozenset()) -> tuple[str, str]:
     """(search query, reading question) for `question` given earlier (question, answer) turns.
 
-    Retrieval gets the question expanded with the last turns, when it leans on them. The reader gets the question with its
-    pronouns replaced by what they most likely refer to: a place or thing is usually the last answer;
+    Retrieval gets the question expanded with the last turns, when it leans on them. The reader gets the question
+    with its pronouns replaced by what they most likely refer to: a place or thing is usually the last answer;
     a person is the last answer only if the last question asked "who", else a name in that question.
     """
     if not history or not leans_on_history(question, names):

@@ -54,6 +54,7 @@ class Int8Model:
         a warning naming `what`) when that fails."""
         try:
             import onnxruntime as ort
+            import torch
 
             from qa.onnx_export import export
 
@@ -61,8 +62,6 @@ class Int8Model:
                 example = tokenizer(["What is this about?"], ["A passage about it."], return_tensors="pt")
                 export(module.eval(), tuple(example[k] for k in INPUTS), list(INPUTS), output_names, target,
                        finish=_quantise)
-            import torch
-
             options = ort.SessionOptions()
             options.log_severity_level = 3
             options.intra_op_num_threads = torch.get_num_threads()  # what the process allows torch (a Ray replica: 1)

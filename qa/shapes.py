@@ -1,9 +1,10 @@
 """Answer shapes beyond the short span: the answer sentence of a passage, and the document summary.
 
 `SentencePicker` scores every sentence of the retrieved passages with the trained sentence models (the selector,
-qa.selector, and the sentence cross-encoder, qa.reranker with a sentence adapter) and returns the best one, joined by the next sentence when that one is nearly as
-likely (an explanation often runs over two) and by the one before when it opens with a pronoun. `summary_sources` turns a Summarizer's sentences into
-sources with their offsets.
+qa.selector, and optionally the sentence cross-encoder, qa.reranker with a sentence adapter) and returns the best
+one, joined by the next sentence when that one is nearly as likely (an explanation often runs over two) and by the
+one before when it opens with a pronoun. `summary_sources` turns a Summarizer's sentences into sources with their
+offsets.
 """
 from __future__ import annotations
 

@@ -55,7 +55,8 @@ def main() -> None:
     squad = json.loads(Path(args.squad).read_text())
     if not (Path(args.index) / "manifest.json").exists():
         Assistant.load(index_dir=args.index, documents=load_question_set(args.squad).documents)
-    base = Assistant.load(index_dir=args.index, settings=Settings.load(reranker_int8=False if args.torch_reranker else None))
+    settings = Settings.load(reranker_int8=False if args.torch_reranker else None)
+    base = Assistant.load(index_dir=args.index, settings=settings)
     held = dict(squad, data=[a for a in squad["data"] if fold_of(a["title"]) in parse_folds(args.folds)])
     article_of = {qa["id"]: a["title"] for a in held["data"] for p in a["paragraphs"] for qa in p["qas"]}
     titles = sorted({a["title"] for a in held["data"]})
