@@ -181,7 +181,8 @@ class Assistant:
     def understand(self, question: str, history: list[tuple[str, str]]) -> tuple[str, str, str]:
         """(search query, question as the reader gets it, kind): shorthand and typos undone, follow-ups resolved."""
         question = self._speller(expand_shorthand(question))
-        history = [(self._speller(expand_shorthand(q)), a) for q, a in history]  # "whats … n china" is read whole too
+        # the turns a follow-up is resolved against are read as the question is ("whats … n china")
+        history = [(self._speller(expand_shorthand(q)), a) for q, a in history[-self.settings.history_turns:]]
         search, reading = resolve_followup(question, history, self.settings.history_turns, self._speller.names)
         return search, reading, classify(question if history and asks_on_its_own(question) else reading)
 

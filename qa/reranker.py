@@ -31,7 +31,7 @@ def cross_encoder(encoder, hidden: int):
             self.encoder = encoder
             self.head = torch.nn.Linear(hidden, 1)
 
-        def forward(self, input_ids, token_type_ids, attention_mask):
+        def forward(self, input_ids, attention_mask, token_type_ids):  # qa.int8's input order, so it exports as is
             h = self.encoder(input_ids=input_ids, token_type_ids=token_type_ids,
                              attention_mask=attention_mask).last_hidden_state
             m = attention_mask.unsqueeze(-1).to(h.dtype)
@@ -80,7 +80,7 @@ class Reranker:
                 if self._int8:
                     out.append(self._int8(enc)[0])
                 else:
-                    out.append(self._model(enc["input_ids"], enc["token_type_ids"], enc["attention_mask"]).numpy())
+                    out.append(self._model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"]).numpy())
         return np.concatenate(out) if out else np.zeros(0, dtype="float32")
 
     def rerank(self, question: str, passages: list, k: int) -> list:
@@ -100,21 +100,11 @@ def _scored(passages: list, s: np.ndarray, order) -> list:
 
 def _int8(model, tokenizer, path: Path):
     """The model through ONNX Runtime with int8 weights, or None (it stays on torch)."""
-    import torch
-
     from qa.int8 import Int8Model, weights_key
     from qa.models import cache_root, minilm_path
 
-    class Logits(torch.nn.Module):  # the exported inputs come in qa.int8's order
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(input_ids, token_type_ids, attention_mask)
-
     target = cache_root() / f"reranker-int8-{weights_key(minilm_path(), path)}"
-    return Int8Model.load(Logits(model), tokenizer, target, ["logits"], "reranker")
+    return Int8Model.load(model, tokenizer, target, ["logits"], "reranker")
 
 
 def load_head(model, folder: Path) -> None:

@@ -99,11 +99,12 @@ def _sentences(paragraph: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in sentences(paragraph) if len(paragraph[s:e].split()) >= 3]
 
 
-def _ranked(question: str, texts: list[str]) -> list[int]:
+def _ranker(texts: list[str]):
+    """A function giving the indices of `texts` by BM25 for a question, best first."""
     from rank_bm25 import BM25Okapi
 
     bm25 = BM25Okapi([tokens(t) or ["∅"] for t in texts])
-    return list(np.argsort(-bm25.get_scores(tokens(question) or ["∅"]), kind="stable"))
+    return lambda q: list(np.argsort(-bm25.get_scores(tokens(q) or ["∅"]), kind="stable"))
 
 
 def sentence_pairs(article: dict, rng: random.Random, cfg: RerankConfig, casual_rate: float) -> list[dict]:
@@ -116,9 +117,10 @@ def sentence_pairs(article: dict, rng: random.Random, cfg: RerankConfig, casual_
         if len(texts) < 2:
             continue
         elsewhere = [paras[j][s:e] for j in range(len(paras)) if j != pi for s, e in spans[j]]
+        ranked = _ranker(texts)
         for qa in p["qas"]:
             q = casual(qa["question"], rng) if rng.random() < casual_rate else qa["question"]
-            order = _ranked(qa["question"], texts)
+            order = ranked(qa["question"])
             if qa.get("is_impossible") or not qa["answers"]:
                 out += [{"q": q, "text": texts[i], "label": 0} for i in order[:2]]
                 continue
@@ -155,37 +157,46 @@ def training_pairs(cfg: RerankConfig, rng: random.Random) -> list[dict]:
     return out[:cfg.max_examples] if cfg.max_examples else out
 
 
-def dev_pairs(cfg: RerankConfig, limit: int = 300) -> list[dict]:
-    """Held-out fold questions, each with its article's BM25 top 10 chunks (or, for the sentence unit, its
-    paragraph's sentences): the in-article dev set."""
-    folds = parse_folds(cfg.dev_folds)
+def _chunk_dev_rows(article: dict) -> list[dict]:
+    """Each question with its article's BM25 top 10 chunks."""
+    offsets, chunks, ranked = _chunked(article)
     rows = []
-    for art in json.loads(Path(cfg.half_a_file).read_text())["data"]:
-        if fold_of(art["title"]) not in folds:
-            continue
-        if cfg.unit == "sentence":
-            for p in art["paragraphs"]:
-                spans = _sentences(p["context"])
-                for qa in p["qas"]:
-                    answerable = bool(qa["answers"]) and not qa.get("is_impossible")
-                    s = qa["answers"][0]["answer_start"] if answerable else -1
-                    texts = [p["context"][b:e] for b, e in spans]
-                    order = _ranked(qa["question"], texts)  # BM25's first is "0" for P@1 of BM25
-                    rows.append({"q": qa["question"], "texts": [texts[i] for i in order],
-                                 "gold": [r for r, i in enumerate(order) if spans[i][0] <= s < spans[i][1]],
-                                 "answerable": answerable})
-            continue
-        offsets, chunks, ranked = _chunked(art)
-        for pi, p in enumerate(art["paragraphs"]):
-            for qa in p["qas"]:
-                top = ranked(qa["question"])[:10]
-                gold = set()
-                if qa["answers"] and not qa.get("is_impossible"):
-                    s = offsets[pi] + qa["answers"][0]["answer_start"]
-                    e = s + len(qa["answers"][0]["text"])
-                    gold = {r for r, i in enumerate(top) if chunks[i].start <= s and e <= chunks[i].end}
-                rows.append({"q": qa["question"], "texts": [chunks[i].text for i in top], "gold": sorted(gold),
-                             "answerable": bool(qa["answers"]) and not qa.get("is_impossible")})
+    for pi, p in enumerate(article["paragraphs"]):
+        for qa in p["qas"]:
+            top = ranked(qa["question"])[:10]
+            gold = set()
+            if qa["answers"] and not qa.get("is_impossible"):
+                s = offsets[pi] + qa["answers"][0]["answer_start"]
+                e = s + len(qa["answers"][0]["text"])
+                gold = {r for r, i in enumerate(top) if chunks[i].start <= s and e <= chunks[i].end}
+            rows.append({"q": qa["question"], "texts": [chunks[i].text for i in top], "gold": sorted(gold),
+                         "answerable": bool(qa["answers"]) and not qa.get("is_impossible")})
+    return rows
+
+
+def _sentence_dev_rows(article: dict) -> list[dict]:
+    """Each question with its paragraph's sentences, in BM25 order (BM25's first is "0" for its P@1)."""
+    rows = []
+    for p in article["paragraphs"]:
+        spans = _sentences(p["context"])
+        texts = [p["context"][b:e] for b, e in spans]
+        ranked = _ranker(texts)
+        for qa in p["qas"]:
+            answerable = bool(qa["answers"]) and not qa.get("is_impossible")
+            s = qa["answers"][0]["answer_start"] if answerable else -1
+            order = ranked(qa["question"])
+            rows.append({"q": qa["question"], "texts": [texts[i] for i in order],
+                         "gold": [r for r, i in enumerate(order) if spans[i][0] <= s < spans[i][1]],
+                         "answerable": answerable})
+    return rows
+
+
+def dev_pairs(cfg: RerankConfig, limit: int = 300) -> list[dict]:
+    """Held-out fold questions with the texts to rank for them: the in-article dev set."""
+    folds = parse_folds(cfg.dev_folds)
+    article_rows = _sentence_dev_rows if cfg.unit == "sentence" else _chunk_dev_rows
+    rows = [r for art in json.loads(Path(cfg.half_a_file).read_text())["data"] if fold_of(art["title"]) in folds
+            for r in article_rows(art)]
     return random.Random(0).sample(rows, min(limit, len(rows)))
 
 
@@ -263,7 +274,7 @@ def train(cfg: RerankConfig) -> dict:
 
     def score(q, texts):
         enc = {k: v.to(device) for k, v in encode_pairs(tok, [q] * len(texts), texts).items()}
-        return model(enc["input_ids"], enc["token_type_ids"], enc["attention_mask"]).float().cpu().numpy()
+        return model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"]).float().cpu().numpy()
 
     def save():
         tmp = ckpt.with_name("checkpoint.tmp")
@@ -287,7 +298,7 @@ def train(cfg: RerankConfig) -> dict:
         enc = encode_pairs(tok, [pairs[i]["q"] for i in idx], [pairs[i]["text"] for i in idx])
         enc = {k: v.to(device) for k, v in enc.items()}
         y = torch.tensor([float(pairs[i]["label"]) for i in idx], device=device)
-        loss = loss_fn(model(enc["input_ids"], enc["token_type_ids"], enc["attention_mask"]), y)
+        loss = loss_fn(model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"]), y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
