@@ -26,7 +26,7 @@ from qa.augment import casual, fold_of, parse_folds
 from qa.chunking import chunk, sentences
 from qa.document import Document
 from qa.retrieval import tokens
-from qa.train import BASE_ID, optimiser
+from qa.train import BASE_ID, optimiser, start_run
 
 
 @dataclass
@@ -233,11 +233,7 @@ def train(cfg: RerankConfig) -> dict:
     from qa.models import minilm_path, quietly
     from qa.reranker import cross_encoder, encode_pairs, load_head
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_run(cfg.out, cfg.seed, cfg.threads)
     ckpt = out / "checkpoint"
     base = str(minilm_path())
     tok = AutoTokenizer.from_pretrained(base)

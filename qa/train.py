@@ -315,15 +315,23 @@ def optimiser(model, lr: float, warmup: float, total: int):
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
 
 
+def start_run(out: str, seed: int, threads: int) -> Path:
+    """A training run's set-up, the same for every trainer: CPU threads, the seed, the run folder (returned)."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def train(cfg: TrainConfig) -> dict:
     import torch
     from tqdm import tqdm
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_run(cfg.out, cfg.seed, cfg.threads)
     log = (out / "log.jsonl").open("a")
     ckpt = out / "checkpoint"
     resume = (ckpt / "state.json").exists()
