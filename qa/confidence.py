@@ -2,7 +2,8 @@
 
 confidence = sigmoid(w · [1, reader score, retrieval similarity, answer-type match]), with w fitted
 by logistic regression (`qa calibrate`) so that it estimates P(the answer is right). A question that
-asks for a number or a date but gets a span without one is a strong sign of an invented answer.
+asks for a number, a date or a sum of money but gets a span without one, or asks how many and gets a sum or a share,
+is a strong sign of an invented answer.
 """
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ _NUMERIC_Q = re.compile(r"\b(how (many|much|old|far|large|big|high|tall|often)|w
                         r"number|amount|share|age)|population|by how)\b", re.I)
 _PERCENT_Q = re.compile(r"\b(percent(age)?|per cent)\b", re.I)
 _PERCENT = re.compile(r"%|\bper ?cent\b", re.I)
+# "how much did it cost", "at what price": a sum of money, not "22-mile" or "6.4%" (not "how much more", a share, a time)
+_MONEY_Q = re.compile(r"^\W*(how much\b(?!.*\b(percent|percentage|time|longer|shorter|more|less|of)\b).*\b(cost|costs|"
+                      r"costing|paid|pay|pays|paying|spend|spent|worth|salary|wage|fee|fine|fined|earn|earned|earns|"
+                      r"raised?|sold for|sell for|charged?)\b|(at )?what price\b)", re.I)
+_MONEY = re.compile(r"[$€£¥₹¢]|\b(dollars?|euros?|pounds?|yen|yuan|renminbi|rubles?|roubles?|rupees?|cents?|pence|"
+                    r"francs?|marks?|pesos?|usd|eur|gbp|thalers?|rials?|dinars?|shillings?)\b|\b(usd|eur)\d", re.I)
+_COUNT_Q = re.compile(r"^\W*how many\b", re.I)
+_SUM_OR_SHARE = re.compile(r"[$€£¥%]|\bper ?cent\b", re.I)  # SQuAD: 1.4% of how-many answers are ("86%")
 _TIME_Q = re.compile(r"^\W*(when\b|(in |on |during )?what (year|date|day|month|time|century|decade)\b)", re.I)
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
                      r"fifty|hundred|thousand|million|billion|trillion|dozens?|half|several|few|many|single)\b", re.I)
@@ -26,8 +35,13 @@ DEFAULT_WEIGHTS = (0.0, 1.0, 0.0, 0.0)  # plain sigmoid of the reader score unti
 
 
 def type_match(question: str, answer: str) -> float:
-    """0 when the question asks for a number, a percentage or a time and the answer has none; else 1."""
+    """0 when the question asks for a number, a percentage, a sum of money or a time and the answer has none, or asks
+    how many and the answer is a sum or a share; else 1."""
     if _NUMERIC_Q.search(question) and not _NUMBER.search(answer):
+        return 0.0
+    if _MONEY_Q.search(question) and not _MONEY.search(answer):
+        return 0.0
+    if _COUNT_Q.search(question) and _SUM_OR_SHARE.search(answer):
         return 0.0
     if _PERCENT_Q.search(question) and not _PERCENT.search(answer):
         return 0.0

@@ -15,6 +15,14 @@ from qa.confidence import DEFAULT_WEIGHTS, confidence, features, fit, type_match
     ("When did the invasion begin?", "Kharkiv", 0.0),
     ("In what year was the treaty signed?", "the Kremlin", 0.0),
     ("Who showed the footage?", "CCTV", 1.0),
+    ("How much did the pipeline cost to build?", "22-mile", 0.0),
+    ("how much did the ohio chip plant cost", "$14 billion", 1.0),
+    ("How much would fixing it have cost?", "5.6 million euros", 1.0),
+    ("At what price did the shares close?", "6.4%", 0.0),
+    ("How much water does the plant need a day?", "5 million gallons", 1.0),
+    ("How much more did the sequel earn?", "4%", 1.0),  # a share of money: not a sum
+    ("How many jobs would the second factory create?", "$11 billion", 0.0),
+    ("How many people were injured?", "23", 1.0),
 ])
 def test_type_match(question, answer, expected):
     assert type_match(question, answer) == expected
