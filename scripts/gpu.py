@@ -60,6 +60,11 @@ def travelling_bytes() -> int:
     return sum((ROOT / n.decode()).stat().st_size for n in names if n and (ROOT / n.decode()).is_file())
 
 
+def default_part_mb() -> float:
+    """A call takes 64 MiB: less what travels anyway, less a margin."""
+    return (64 * MIB - travelling_bytes()) / MIB - 2
+
+
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
@@ -75,8 +80,7 @@ def pack(base: str, squad: Path, dest: Path, part_mb: float | None) -> dict:
 
     model_id, folder = BASES[base]
     source = base_path(model_id)
-    if part_mb is None:  # 64 MiB a call, less what travels anyway, less a margin
-        part_mb = (64 * MIB - travelling_bytes()) / MIB - 2
+    part_mb = part_mb or default_part_mb()
     if part_mb < 4:
         raise SystemExit(f"the working tree leaves only {part_mb:.1f} MiB a call for the parts")
     shutil.rmtree(dest, ignore_errors=True)

