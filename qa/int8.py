@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 log = logging.getLogger("qa")
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # the last only for models whose tokenizer gives it
 
 
 def weights_key(*folders: str | Path | None) -> str:
@@ -47,10 +47,11 @@ class Int8Model:
 
     def __init__(self, session):
         self.session = session
+        self.inputs = [i.name for i in session.get_inputs()]
 
     @classmethod
     def load(cls, module, tokenizer, target: Path, output_names: list[str], what: str) -> "Int8Model | None":
-        """`module(input_ids, attention_mask, token_type_ids)` exported to `target` unless there already; None (and
+        """`module(input_ids, attention_mask[, token_type_ids])` exported to `target` unless there already; None (and
         a warning naming `what`) when that fails."""
         try:
             import onnxruntime as ort
@@ -60,8 +61,8 @@ class Int8Model:
 
             if not (target / "model.onnx").exists():
                 example = tokenizer(["What is this about?"], ["A passage about it."], return_tensors="pt")
-                export(module.eval(), tuple(example[k] for k in INPUTS), list(INPUTS), output_names, target,
-                       finish=_quantise)
+                names = [k for k in INPUTS if k in example]  # mpnet has no token type ids
+                export(module.eval(), tuple(example[k] for k in names), names, output_names, target, finish=_quantise)
             options = ort.SessionOptions()
             options.log_severity_level = 3
             options.intra_op_num_threads = torch.get_num_threads()  # what the process allows torch (a Ray replica: 1)
@@ -72,4 +73,4 @@ class Int8Model:
             return None
 
     def __call__(self, batch: dict) -> list[np.ndarray]:
-        return self.session.run(None, {k: np.asarray(batch[k], dtype=np.int64) for k in INPUTS})
+        return self.session.run(None, {k: np.asarray(batch[k], dtype=np.int64) for k in self.inputs})

@@ -25,8 +25,9 @@ class Int8Spans:
                 super().__init__()
                 self.inner = inner
 
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            def forward(self, input_ids, attention_mask, token_type_ids=None):
+                extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}
+                out = self.inner(input_ids=input_ids, attention_mask=attention_mask, **extra)
                 return out.start_logits, out.end_logits
 
         target = cache / f"reader-int8-{weights_key(model_id, adapter)}"
