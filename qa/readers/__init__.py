@@ -18,10 +18,12 @@ def make_reader(entry: ModelEntry, int8: bool = False) -> Reader:
     path = resolve(entry)
     folder = Path(path)
     if (folder / "adapter_config.json").exists():
-        base = json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path", "")
+        # an adapter that names no base is MiniLM's, as every adapter was before bases could differ
+        base = json.loads((folder / "adapter_config.json").read_text()).get("base_model_name_or_path") or \
+            "sentence-transformers/all-MiniLM-L6-v2"
         if base in PACKAGED_IDS:
             base = str(base_path(base))
-        elif not Path(base or "").is_dir():
+        elif not Path(base).is_dir():
             raise ModelError(f"{folder}: adapter for unknown base {base!r}; known: {', '.join(PACKAGED_IDS)}")
         return ExtractiveReader(base, adapter=str(folder), int8=int8)
     config = folder / "config.json"
