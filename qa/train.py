@@ -264,20 +264,14 @@ def collate(feats, idx):
     import torch
 
     n = max(len(feats[i]["input_ids"]) for i in idx)
-    ids = torch.zeros(len(idx), n, dtype=torch.long)
-    tt = torch.zeros_like(ids)
-    am = torch.zeros_like(ids)
+    keys = [k for k in ("input_ids", "token_type_ids") if k in feats[idx[0]]]  # mpnet has no token type ids
+    batch = {k: torch.zeros(len(idx), n, dtype=torch.long) for k in (*keys, "attention_mask")}
     for r, i in enumerate(idx):
-        f = feats[i]
-        ids[r, : len(f["input_ids"])] = torch.tensor(f["input_ids"])
-        if "token_type_ids" in f:
-            tt[r, : len(f["token_type_ids"])] = torch.tensor(f["token_type_ids"])
-        am[r, : len(f["input_ids"])] = 1
-    batch = {"input_ids": ids, "attention_mask": am,
-             "start_positions": torch.tensor([feats[i]["start"] for i in idx]),
-             "end_positions": torch.tensor([feats[i]["end"] for i in idx])}
-    if "token_type_ids" in feats[idx[0]]:
-        batch["token_type_ids"] = tt
+        for k in keys:
+            batch[k][r, : len(feats[i][k])] = torch.tensor(feats[i][k])
+        batch["attention_mask"][r, : len(feats[i]["input_ids"])] = 1
+    batch["start_positions"] = torch.tensor([feats[i]["start"] for i in idx])
+    batch["end_positions"] = torch.tensor([feats[i]["end"] for i in idx])
     return batch
 
 

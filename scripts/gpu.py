@@ -31,18 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 MIB = 1 << 20
-BASES = {  # name: (model id, folder under the qa cache where it is unpacked there)
-    "minilm": ("sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2"),
-    "mpnet": ("sentence-transformers/all-mpnet-base-v2", "all-mpnet-base-v2"),
-}
+BASES = {"minilm": "sentence-transformers/all-MiniLM-L6-v2", "mpnet": "sentence-transformers/all-mpnet-base-v2"}
 SMALL_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 # per base: LoRA rank (an mpnet adapter at rank 16 is about 11 MB, under the 16 MiB a returned file may have), learning
 # rate (mpnet's LoRA diverged at MiniLM's 2e-3 in tests/test_train.py), epochs, windows per step
 RECIPES = {"minilm": dict(lora_r=64, lr=5e-4, epochs=2.0, batch_size=64),
            "mpnet": dict(lora_r=16, lr=3e-4, epochs=1.0, batch_size=64)}
-PHASE5_DATA = dict(neg_other=0.25, neg_removed=0.2, neg_swap=0.15, neg_negation=0.08, neg_antonym=0.12,
-                   swap_in_paragraph=0.5, other_similar=0.5, casual=0.2, half_a_folds="0,1,2,3", half_a_repeat=10,
-                   dev_folds="4")
+# the shipped adapter's last phase (phase 5) gives the data: its no-answer rates, half-A folds and chat-style share
+PHASE5_DATA = ("neg_other", "neg_removed", "neg_swap", "neg_negation", "neg_antonym", "swap_in_paragraph",
+               "other_similar", "casual", "half_a_folds", "half_a_repeat", "dev_folds")
 
 
 def _sha256(path: Path) -> str:
@@ -78,7 +75,7 @@ def pack(base: str, squad: Path, dest: Path, part_mb: float | None) -> dict:
 
     from qa.models import base_path
 
-    model_id, folder = BASES[base]
+    model_id = BASES[base]
     source = base_path(model_id)
     part_mb = part_mb or default_part_mb()
     if part_mb < 4:
@@ -108,7 +105,7 @@ def pack(base: str, squad: Path, dest: Path, part_mb: float | None) -> dict:
                 part = dest / f"part-{n:02d}"
                 part.write_bytes(chunk)
                 parts.append({"file": part.name, "bytes": len(chunk), "sha256": hashlib.sha256(chunk).hexdigest()})
-    manifest = {"base": base, "model_id": model_id, "folder": folder, "parts": parts}
+    manifest = {"base": base, "model_id": model_id, "parts": parts}
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
@@ -119,7 +116,7 @@ def unpack(work: Path) -> dict:
     import torch
     from safetensors.torch import load_file, save_file
 
-    from qa.models import cache_root
+    from qa.models import unpacked_dir
 
     manifest = json.loads((work / "manifest.json").read_text())
     done = work / "pack" / "unpacked.json"
@@ -146,7 +143,7 @@ def unpack(work: Path) -> dict:
     for gz in (pack_dir / "data").glob("*.gz"):
         gz.with_suffix("").write_bytes(gzip.decompress(gz.read_bytes()))
         gz.unlink()
-    target = cache_root() / manifest["folder"]
+    target = unpacked_dir(manifest["model_id"])
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     for f in (pack_dir / "base").iterdir():
@@ -169,13 +166,14 @@ def train(work: Path, out: Path, minutes: float, smoke: bool) -> dict:
     manifest = json.loads((work / "manifest.json").read_text())
     base = manifest["base"]
     data = work / "pack" / "data"
+    shipped = json.loads((ROOT / "models" / "reader-minilm-squad-lora" / "training_state.json").read_text())["config"]
     # not smoke: every held-out question is validated on (dev_questions takes them all when asked for more)
     recipe = dict(RECIPES[base], **(dict(max_examples=300, max_steps=3, eval_questions=20, batch_size=8)
                                    if smoke else dict(eval_questions=10**6)))
     cfg = TrainConfig(train_file=str(data / "train-v1.1.json"), dev_file=str(data / "dev-v2.0-half-a.json"),
                       out=str(work / f"run-{base}"), export=str(out / "adapter"), base=manifest["model_id"],
                       seed=31, lora_alpha=2 * recipe["lora_r"], eval_every=1000, max_minutes=minutes,
-                      **PHASE5_DATA, **recipe)
+                      **{k: shipped[k] for k in PHASE5_DATA}, **recipe)
     result = run(cfg)
     shutil.copy2(Path(cfg.out) / "log.jsonl", out / "log.jsonl")
     (out / "result.json").write_text(json.dumps(result, indent=2))
