@@ -47,7 +47,10 @@ class Retriever:
         dense_score = {int(i): float(s) for i, s in zip(order[0], dense[0]) if i >= 0}
         dense_rank = {int(i): r for r, i in enumerate(order[0]) if i >= 0}
         bm = self.bm25.get_scores(tokens(query) or ["∅"])
-        bm_rank = {int(i): r for r, i in enumerate(sorted(range(n), key=lambda i: -bm[i]))}
-        fused = {i: 1 / (self.rrf_k + dense_rank[i] + 1) + 1 / (self.rrf_k + bm_rank[i] + 1) for i in range(n)}
+        # only chunks sharing a word with the query are ranked by BM25: the rest tie at 0, and ranking them by their
+        # place in the index would favour the first document indexed
+        bm_rank = {int(i): r for r, i in enumerate(sorted((i for i in range(n) if bm[i] > 0), key=lambda i: -bm[i]))}
+        fused = {i: 1 / (self.rrf_k + dense_rank[i] + 1) + (1 / (self.rrf_k + bm_rank[i] + 1) if i in bm_rank else 0.0)
+                 for i in range(n)}
         best = sorted(fused, key=lambda i: -fused[i])[:k]
         return [Passage(self.index.chunks[i], fused[i], dense_score[i], float(bm[i]), r) for r, i in enumerate(best)]
