@@ -11,7 +11,7 @@ import unicodedata
 from pathlib import Path
 
 from qa.answer import ABSTAIN_TEXT, EVIDENCE, REFUSAL, SENTENCE, SPAN, SUMMARY, Answer, Source
-from qa.confidence import DEFAULT_WEIGHTS, confidence, features
+from qa.confidence import DEFAULT_WEIGHTS, confidence, features, sigmoid
 from qa.conversation import asks_on_its_own, elliptical, resolve as resolve_followup
 from qa.document import Document, load as load_document
 from qa.index import Embedder, Index, IndexLoadError, stored_documents
@@ -183,7 +183,8 @@ class Assistant:
         question = self._speller(expand_shorthand(question))
         # the turns a follow-up is resolved against are read as the question is ("whats … n china")
         history = [(self._speller(expand_shorthand(q)), a) for q, a in history[-self.settings.history_turns:]]
-        search, reading = resolve_followup(question, history, self.settings.history_turns, self._speller.names)
+        search, reading = resolve_followup(question, history, self.settings.history_turns, self._speller.names,
+                                           self._speller.common)
         return search, reading, classify(question if history and asks_on_its_own(question) else reading)
 
     def _candidates(self, search: str, reading: str, whole: bool, k: int):
@@ -257,7 +258,7 @@ class Assistant:
 
     def _sentence(self, reading: str, kind: str, passages, sources: list[Source], candidates, base: dict) -> Answer:
         """The sentence (or two) that answers; its key part is the reader's span when it lies inside."""
-        probs = [1 / (1 + math.exp(-max(min(p.rerank, 50.0), -50.0))) for p in passages] if self.reranker else None
+        probs = [sigmoid(p.rerank) for p in passages] if self.reranker else None
         pick = self.picker.pick(reading, [p.chunk.text for p in passages], candidates, probs)
         conf = pick.score if pick else 0.0
         if pick is None or conf < self.settings.sentence_threshold:

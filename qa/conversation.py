@@ -16,14 +16,38 @@ _QWORDS = {"What", "Who", "Whom", "Where", "When", "Why", "How", "Which", "Did",
            "Were", "Can", "Could", "Has", "Have", "Had", "And", "But", "So", "In", "On", "At"}
 
 
-def _names(text: str) -> list[str]:
-    """Capitalised phrases that are not just the question word."""
+# capitalised only because a sentence starts with them: "He called them …", "For his plan", "No, …"
+_FUNCTION = frozenset("he she it they we i you his her its their our my your him them us this that these those there "
+                      "for because no yes not and but or so as at by in on of to with from after before since while "
+                      "when if then also just only about the a an".split())
+_NOUN_PHRASE = re.compile(r"^(the|a|an|\W?\d|[$€£¥]|[A-Z])", re.I)
+
+
+def _names(text: str, common: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """Capitalised phrases that are not just the question word. A sentence's first word is no name when it is a
+    function word or one the documents also write in lower case (`common`)."""
     out = []
     for m in _NAME.finditer(text):
-        words = [w for w in m.group(1).split() if w not in _QWORDS]
+        words = m.group(1).split()
+        before = text[:m.start()].rstrip()
+        if words and (not before or before[-1] in ".!?:\"“"):
+            first = words[0].strip(",.").lower()
+            if first in _FUNCTION or first in common:
+                words = words[1:]
+        words = [w for w in words if w not in _QWORDS]
         if words:
             out.append(" ".join(words).rstrip(",."))
     return out
+
+
+def _is_referent(answer: str, common: frozenset[str] | set[str]) -> bool:
+    """Whether an answer reads as a thing "it" or "they" can stand for ("Harbin", "a monument to fallen Soviet
+    soldiers", "$240 billion"), not a sentence ("He called them an example of unfair competition")."""
+    words = answer.split()
+    if not words or len(words) > 6 or not _NOUN_PHRASE.match(answer):
+        return False
+    first = words[0].strip(",.\"'").lower()
+    return first in ("the", "a", "an") or first not in _FUNCTION and (first not in common or answer[0].isdigit())
 
 
 def expand_ellipsis(question: str, last_q: str, last_a: str) -> str:
@@ -72,12 +96,13 @@ def leans_on_history(question: str, names: set[str]) -> bool:
 
 
 def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
-            names: set[str] = frozenset()) -> tuple[str, str]:
+            names: set[str] = frozenset(), common: set[str] = frozenset()) -> tuple[str, str]:
     """(search query, reading question) for `question` given earlier (question, answer) turns.
 
     Retrieval gets the question expanded with the last turns, when it leans on them. The reader gets the question
     with its pronouns replaced by what they most likely refer to: a place or thing is usually the last answer;
-    a person is the last answer only if the last question asked "who", else a name in that question.
+    a person is the last answer only if the last question asked "who", else a name in that question. `names`
+    are the documents' names and `common` the words they write in lower case, both lower case.
     """
     if not history or not leans_on_history(question, names):
         return question, question
@@ -85,7 +110,7 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
     search = " ".join([*(f"{q} {a}" for q, a in recent), question])
     last_q, last_a = recent[-1]
     answer = last_a if last_a and len(last_a.split()) <= 8 else ""
-    answer_names, question_names = _names(answer), _names(last_q)
+    answer_names, question_names = _names(answer, common), _names(last_q, common)
     asked_who = last_q.strip().lower().startswith(("who", "whom", "whose"))
     if elliptical(question):
         question = expand_ellipsis(question, last_q, answer)
@@ -95,9 +120,9 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
         if p in ("he", "she", "him", "her", "his"):
             order = answer_names + question_names if asked_who else question_names + answer_names
         elif p == "that":
-            order = [answer]
+            order = [answer]  # "that" can stand for all that was said
         else:  # it, its, they, them, their, there
-            order = answer_names + ([answer] if answer else []) + question_names
+            order = answer_names + ([answer] if _is_referent(answer, common) else []) + question_names
         if not order:
             return m.group(0)
         name = order[0]

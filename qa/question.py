@@ -127,6 +127,7 @@ class Speller:
         mid = {w.lower() for t in texts for w in re.findall(r"(?<=[a-z,;] )[A-Z][A-Za-z]+", t)}
         # words the documents write capitalised mid-sentence and never in lower case: names ("Harbin", "Xi")
         self.names = mid - lower
+        self.common = lower
         self._by_first: dict[str, list[str]] = {}
         for w in sorted(self.vocab, key=lambda w: -counts[w]):
             self._by_first.setdefault(w[0], []).append(w)

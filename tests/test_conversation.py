@@ -45,3 +45,18 @@ def test_a_question_naming_its_own_subject_is_searched_on_its_own():
                     "how much did the delay cost em"):
         search, _ = resolve(leaning, last, names=names)
         assert search.startswith("Why did Putin go to China?"), leaning
+
+
+def test_a_word_capitalised_only_because_it_starts_the_answer_is_no_referent():
+    # before: "did the west like For", "why did Shortly fail", "impose He"
+    common = {"for", "shortly", "he", "called", "them", "before", "on"}
+    last = [("What did Putin thank Xi for?", 'For his "peace plan" for Ukraine.')]
+    assert "For" not in resolve("did the west like it", last, common=common)[1].split()
+    last = [("When did the levee in Dornbach break?", "Shortly before 2 a.m. on Sunday.")]
+    assert "Shortly" not in resolve("why did it fail", last, common=common)[1]
+    last = [("What did Putin say about the tariffs?", "He called them an example of unfair competition.")]
+    reading = resolve("Why did the Americans impose them, in his view?", last, common=common)[1]
+    assert "He" not in reading.split() and "Putin's view" in reading
+    # a name that opens the answer is still one
+    assert resolve("What is it sometimes called?", [("Which city?", "Harbin")], common=common)[1] == \
+        "What is Harbin sometimes called?"
