@@ -7,7 +7,6 @@ is a strong sign of an invented answer.
 """
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
@@ -54,9 +53,14 @@ def features(question: str, answer: str, reader_score: float, similarity: float)
     return [1.0, reader_score, similarity, type_match(question, answer)]
 
 
+def sigmoid(z):
+    """1 / (1 + e^-z) of a number or an array, clipped so that no score overflows."""
+    s = 1 / (1 + np.exp(-np.clip(z, -50.0, 50.0)))
+    return float(s) if np.ndim(s) == 0 else s
+
+
 def confidence(x: list[float], weights=DEFAULT_WEIGHTS) -> float:
-    z = float(np.dot(weights, x))
-    return 1 / (1 + math.exp(-max(min(z, 50.0), -50.0)))
+    return sigmoid(float(np.dot(weights, x)))
 
 
 def fit(xs: list[list[float]], ys: list[int], l2: float = 1e-2, steps: int = 50) -> list[float]:
@@ -64,7 +68,7 @@ def fit(xs: list[list[float]], ys: list[int], l2: float = 1e-2, steps: int = 50)
     X, y = np.asarray(xs, float), np.asarray(ys, float)
     w = np.zeros(X.shape[1])
     for _ in range(steps):
-        p = 1 / (1 + np.exp(-np.clip(X @ w, -50, 50)))
+        p = sigmoid(X @ w)
         grad = X.T @ (p - y) + l2 * w
         hess = (X * (p * (1 - p))[:, None]).T @ X + l2 * np.eye(len(w))
         w -= np.linalg.solve(hess, grad)

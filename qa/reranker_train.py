@@ -245,6 +245,7 @@ def train(cfg: RerankConfig) -> dict:
         set_peft_model_state_dict(encoder, load_file(str(Path(cfg.init) / "adapter_model.safetensors")))
         load_head(model, Path(cfg.init))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device_name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
     model.to(device)
     pairs = training_pairs(cfg, random.Random(cfg.seed))
     plan = _batches(len(pairs), cfg.batch_size, cfg.seed)
@@ -282,7 +283,8 @@ def train(cfg: RerankConfig) -> dict:
         torch.save(sched.state_dict(), tmp / "scheduler.pt")
         torch.save(torch.get_rng_state(), tmp / "rng.pt")
         (tmp / "state.json").write_text(json.dumps({"step": step, "total": total, "metrics": metrics,
-                                                    "pairs": len(pairs), "config": asdict(cfg)}, indent=2))
+                                                    "pairs": len(pairs), "config": asdict(cfg),
+                                                    "device": device_name}, indent=2))
         shutil.rmtree(ckpt, ignore_errors=True)
         tmp.rename(ckpt)
         if cfg.export:
@@ -343,7 +345,7 @@ same licence.
 
 ## Training
 `qa train-reranker` (`scripts/train-reranker.sh`): batches of {batch}, AdamW, lr {lr} with {warm:.0%} warm-up and
-linear decay, {steps} steps on 2 CPU cores; `training_state.json` has every setting. It resumes from
+linear decay, {steps} steps on {device}; `training_state.json` has every setting. It resumes from
 `runs/reranker/checkpoint` and uses a GPU when there is one.
 
 ## Measured
@@ -382,7 +384,7 @@ same licence.
 
 ## Training
 `qa train-reranker --unit sentence` (`scripts/train-reranker.sh`): batches of {batch}, AdamW, lr {lr} with {warm:.0%}
-warm-up and linear decay, {steps} steps on 2 CPU cores; `training_state.json` has every setting. It resumes from its
+warm-up and linear decay, {steps} steps on {device}; `training_state.json` has every setting. It resumes from its
 checkpoint and uses a GPU when there is one.
 
 ## Measured
@@ -412,4 +414,4 @@ def export(ckpt: Path, target: Path) -> None:
     (target / "README.md").write_text(card.format(
         r=config["r"], alpha=config["lora_alpha"], v11=c["v11_questions"], folds=c["half_a_folds"],
         dev=c["dev_folds"], hard=c["hard"], casual=c["casual"], pairs=state["pairs"], batch=c["batch_size"],
-        lr=c["lr"], warm=c["warmup"], steps=state["step"], metrics=json.dumps(state["metrics"], indent=2)))
+        lr=c["lr"], warm=c["warmup"], steps=state["step"], device=state.get("device", "2 CPU cores"), metrics=json.dumps(state["metrics"], indent=2)))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.confidence import sigmoid
 from qa.retrieval import tokens
 
 _DIGIT = re.compile(r"\d")
@@ -65,4 +66,4 @@ class SentenceSelector:
         if not sentences:
             return np.zeros(0)
         z = features(q_vec.reshape(-1), s_vecs, question, sentences) @ self._w + self._b
-        return 1 / (1 + np.exp(-np.clip(z, -50, 50)))
+        return sigmoid(z)

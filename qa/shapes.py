@@ -17,6 +17,7 @@ import numpy as np
 
 from qa.answer import Source
 from qa.chunking import is_prose, sentences
+from qa.confidence import sigmoid
 
 _OPENS_WITH_PRONOUN = re.compile(r"^[\"'“]?(It|This|That|These|Those|They|He|She|Its|Their|His|Her)\b")
 
@@ -75,8 +76,7 @@ class SentencePicker:
                 self.embedder.encode_query(question)[0], self._encode(texts), question, texts)
             weights += self.selector_weight
         if self.scorer_weight:
-            z = np.clip(self.scorer.scores(question, texts), -50, 50)
-            total += self.scorer_weight / (1 + np.exp(-z))
+            total += self.scorer_weight * sigmoid(np.asarray(self.scorer.scores(question, texts)))
             weights += self.scorer_weight
         return total / max(weights, 1e-9)
 

@@ -5,13 +5,13 @@ MiniLM base plus the LoRA adapter trained by `qa train`.
 """
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from qa.confidence import sigmoid
 from qa.readers.base import Candidate
 
 MAX_LEN = 256
@@ -172,5 +172,5 @@ class ExtractiveReader:
             if best is None or margin > best.score:
                 cands[pi] = Candidate(passage=pi, start=span.start, end=span.end,
                                       text=passages[pi][span.start:span.end],
-                                      score=margin, confidence=1 / (1 + math.exp(-margin)))
+                                      score=margin, confidence=sigmoid(margin))
         return sorted(cands.values(), key=lambda c: -c.score)
