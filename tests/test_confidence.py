@@ -45,3 +45,9 @@ def test_fit_recovers_a_known_rule():
     right = [confidence(x, w) for x, y in zip(xs, ys) if y]
     wrong = [confidence(x, w) for x, y in zip(xs, ys) if not y]
     assert np.mean(right) > np.mean(wrong) + 0.2
+
+
+def test_an_answer_of_the_wrong_type_gets_no_confidence_whatever_the_weights():
+    weights = [5.0, 1.0, 1.0, 0.5]  # even weights that trust everything else
+    assert confidence(features("How far is Harbin from the border?", "Close", 3.0, 0.9), weights) == 0.0
+    assert confidence(features("How far is Harbin from the border?", "500 km", 3.0, 0.9), weights) > 0.9
