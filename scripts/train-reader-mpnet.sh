@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The all-mpnet-base-v2 reader, trained on 2 CPU cores in two-hour runs (README, "A larger base"). Not shipped yet.
+# Phase 1 is phase 5's data from scratch (SQuAD v1.1 with every kind of no-answer example, half A's folds 0-3 with
+# their real unanswerables, 20% casual rewrites), fold 4 held out. Each run stops after --max-minutes with a
+# checkpoint under runs/; run the script again and it resumes where it stopped. ./setup.sh --mpnet first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1
+.venv/bin/qa train --base sentence-transformers/all-mpnet-base-v2 --out runs/reader-mpnet1 \
+    --export runs/reader-mpnet1/export --seed 41 --lr 4e-4 --epochs 0.05 --batch-size 16 --lora-r 16 \
+    --antonym 0.12 --swap-in-paragraph 0.5 --other-similar 0.5 --casual 0.2 --half-a-folds 0,1,2,3 \
+    --half-a-repeat 2 --dev-folds 4 --eval-every 100000 --eval-questions 200 --threads 2 --max-minutes 120
+.venv/bin/python scripts/reader-heldout.py models/reader-minilm-squad-lora runs/reader-mpnet1/export
