@@ -20,7 +20,7 @@ _QWORDS = {"What", "Who", "Whom", "Where", "When", "Why", "How", "Which", "Did",
 _FUNCTION = frozenset("he she it they we i you his her its their our my your him them us this that these those there "
                       "for because no yes not and but or so as at by in on of to with from after before since while "
                       "when if then also just only about the a an".split())
-_NOUN_PHRASE = re.compile(r"^(the|a|an|\W?\d|[$€£¥]|[A-Z])", re.I)
+_NOUN_PHRASE = re.compile(r"^(\W?\d|[$€£¥]|[A-Za-z])")  # a word, a number or a sum; not a quote or a dash
 
 
 def _names(text: str, common: frozenset[str] | set[str] = frozenset()) -> list[str]:
@@ -47,7 +47,7 @@ def _is_referent(answer: str, common: frozenset[str] | set[str]) -> bool:
     if not words or len(words) > 6 or not _NOUN_PHRASE.match(answer):
         return False
     first = words[0].strip(",.\"'").lower()
-    return first in ("the", "a", "an") or first not in _FUNCTION and (first not in common or answer[0].isdigit())
+    return first in ("the", "a", "an") or (first not in _FUNCTION and first not in common)
 
 
 def expand_ellipsis(question: str, last_q: str, last_a: str) -> str:
@@ -111,6 +111,7 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
     last_q, last_a = recent[-1]
     answer = last_a if last_a and len(last_a.split()) <= 8 else ""
     answer_names, question_names = _names(answer, common), _names(last_q, common)
+    thing = [answer] if _is_referent(answer, common) else []
     asked_who = last_q.strip().lower().startswith(("who", "whom", "whose"))
     if elliptical(question):
         question = expand_ellipsis(question, last_q, answer)
@@ -122,7 +123,7 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
         elif p == "that":
             order = [answer]  # "that" can stand for all that was said
         else:  # it, its, they, them, their, there
-            order = answer_names + ([answer] if _is_referent(answer, common) else []) + question_names
+            order = answer_names + thing + question_names
         if not order:
             return m.group(0)
         name = order[0]

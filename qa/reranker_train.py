@@ -26,7 +26,7 @@ from qa.augment import casual, fold_of, parse_folds
 from qa.chunking import chunk, sentences
 from qa.document import Document
 from qa.retrieval import tokens
-from qa.train import BASE_ID, optimiser, start_run
+from qa.train import BASE_ID, optimiser, start_run, training_device
 
 
 @dataclass
@@ -244,8 +244,7 @@ def train(cfg: RerankConfig) -> dict:
     if cfg.init and not (ckpt / "state.json").exists():
         set_peft_model_state_dict(encoder, load_file(str(Path(cfg.init) / "adapter_model.safetensors")))
         load_head(model, Path(cfg.init))
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device_name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    device, device_name = training_device()
     model.to(device)
     pairs = training_pairs(cfg, random.Random(cfg.seed))
     plan = _batches(len(pairs), cfg.batch_size, cfg.seed)
@@ -414,4 +413,5 @@ def export(ckpt: Path, target: Path) -> None:
     (target / "README.md").write_text(card.format(
         r=config["r"], alpha=config["lora_alpha"], v11=c["v11_questions"], folds=c["half_a_folds"],
         dev=c["dev_folds"], hard=c["hard"], casual=c["casual"], pairs=state["pairs"], batch=c["batch_size"],
-        lr=c["lr"], warm=c["warmup"], steps=state["step"], device=state.get("device", "2 CPU cores"), metrics=json.dumps(state["metrics"], indent=2)))
+        lr=c["lr"], warm=c["warmup"], steps=state["step"], device=state.get("device", "2 CPU cores"),
+        metrics=json.dumps(state["metrics"], indent=2)))

@@ -76,7 +76,7 @@ class SentencePicker:
                 self.embedder.encode_query(question)[0], self._encode(texts), question, texts)
             weights += self.selector_weight
         if self.scorer_weight:
-            total += self.scorer_weight * sigmoid(np.asarray(self.scorer.scores(question, texts)))
+            total += self.scorer_weight * sigmoid(self.scorer.scores(question, texts))
             weights += self.scorer_weight
         return total / max(weights, 1e-9)
 

@@ -339,6 +339,15 @@ def start_run(out: str, seed: int, threads: int) -> Path:
     return folder
 
 
+def training_device():
+    """(device, its name for the model card): the GPU when there is one, so the same command trains on a GPU machine."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda"), torch.cuda.get_device_name(0)
+    return torch.device("cpu"), f"{torch.get_num_threads()} CPU threads"
+
+
 def train(cfg: TrainConfig) -> dict:
     import torch
     from tqdm import tqdm
@@ -352,10 +361,9 @@ def train(cfg: TrainConfig) -> dict:
         shape = json.loads((start_from / "adapter_config.json").read_text())
         cfg = replace(cfg, lora_r=shape["r"], lora_alpha=shape["lora_alpha"])
     tok, model = load_base(cfg.lora_r, cfg.lora_alpha, cfg.base)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # the same command on a GPU machine
+    device, device_name = training_device()
     torch.backends.cuda.matmul.allow_tf32 = True
-    cfg = replace(cfg, device=torch.cuda.get_device_name(0) if device.type == "cuda" else
-                  f"{torch.get_num_threads()} CPU threads")
+    cfg = replace(cfg, device=device_name)
     model.to(device)
     rng = random.Random(cfg.seed)
     feats = build_features(tok, squad_examples(cfg.train_file, cfg, rng))
