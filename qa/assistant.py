@@ -229,7 +229,7 @@ class Assistant:
         search, reading, kind = self.understand(question, history)
         base = dict(question=question, resolved_question=reading, question_kind=kind, reader=self.reader.name)
         if kind == SUMMARY_Q:
-            return self._summary(self._summary_document(reading, history), base, t0)
+            return self._summary(self._summary_documents(reading, history), base, t0)
         passages = self._candidates(search, reading, not elliptical(question), self.settings.top_k)
         t_rerank = time.perf_counter()
         passages = self._rerank(search, reading, passages, self.settings.top_k)
@@ -278,29 +278,32 @@ class Assistant:
         return Answer(prefix + text, False, conf, [cited, *sources],
                       kind=EVIDENCE if kind == YESNO else SENTENCE, highlight=highlight, **base)
 
-    def _summary_document(self, question: str, history: list[tuple[str, str]]) -> Document:
+    def _summary_documents(self, question: str, history: list[tuple[str, str]]) -> list[Document]:
         """The document a summary request is about: the one its words name, else the one the conversation
-        was about (where the last answer came from), else the first indexed."""
+        was about (where the last answer came from), else all of them (an overview)."""
         docs = self._index.documents
         topic = summary_topic(question)
         if len(docs) > 1 and topic:
             votes: dict[str, float] = {}
             for p in self._retriever.search(topic, self.settings.top_k):
                 votes[p.chunk.doc_id] = votes.get(p.chunk.doc_id, 0.0) + p.score
-            return docs[max(votes, key=votes.get)]
+            return [docs[max(votes, key=votes.get)]]
         for _, answer in reversed(history):
             holder = next((d for d in docs.values() if len(answer) > 3 and answer in d.text), None)
             if holder is not None:
-                return holder
-        return next(iter(docs.values()))
+                return [holder]
+        return list(docs.values())
 
-    def _summary(self, doc: Document, base: dict, t0: float) -> Answer:
-        """An extractive summary of `doc`, each sentence a source with its offsets."""
+    def _summary(self, docs: list[Document], base: dict, t0: float) -> Answer:
+        """An extractive summary of the document (an overview of several), each sentence a source with its offsets."""
         t1 = time.perf_counter()  # finding the document is this answer's retrieval
-        picked = self.summarizer.summarize(doc)
+        if len(docs) == 1:
+            picked = [(docs[0], s) for s in self.summarizer.summarize(docs[0])]
+        else:  # none, or several and nothing to say which
+            picked = self.summarizer.overview(docs)
         if not picked:
             return Answer(ABSTAIN_TEXT, True, 0.0, [], kind=REFUSAL, **base)
         t2 = time.perf_counter()
-        return Answer("\n".join(s.text for s in picked), False, 1.0, summary_sources(doc, picked, 1.0), kind=SUMMARY,
+        return Answer("\n".join(s.text for _, s in picked), False, 1.0, summary_sources(picked, 1.0), kind=SUMMARY,
                       **base, timings={"retrieval_s": t1 - t0, "reader_s": 0.0, "summary_s": t2 - t1,
                                        "total_s": t2 - t0})

@@ -331,11 +331,14 @@ def train_selector(squad: Path = typer.Option(Path("../shared/squad"), help="fol
                    paragraphs: int = typer.Option(4000, help="SQuAD v1.1 paragraphs sampled for training"),
                    casual_rate: float = typer.Option(0.3, help="share of questions rewritten chat-style"),
                    c: float = typer.Option(0.5, help="inverse L2 strength of the logistic regression"),
-                   seed: int = typer.Option(7)):
+                   seed: int = typer.Option(7),
+                   leads: int = typer.Option(2, help="opening sentences of the article (and other paragraphs) "
+                                                     "added to each question's negatives; 0: its paragraph only")):
     """Train the answer-sentence selector on SQuAD; report it on held-out half-A articles."""
     from qa.selector_train import train as run
 
-    metrics = run(squad, out_dir, paragraphs, casual_rate, c, seed, log=lambda m: err.print(m, highlight=False))
+    metrics = run(squad, out_dir, paragraphs, casual_rate, c, seed, leads,
+                  log=lambda m: err.print(m, highlight=False))
     out.print(json.dumps({k: metrics[k] for k in ("held_out", "cross_validated_mean")}, indent=2))
 
 

@@ -50,6 +50,42 @@ def _is_referent(answer: str, common: frozenset[str] | set[str]) -> bool:
     return first in ("the", "a", "an") or (first not in _FUNCTION and first not in common)
 
 
+_AUX = r"(?:did|does|do|is|was|are|were|has|have|had|will|would|can|could)"
+_STARTS_NP = re.compile(r"^(?:the|a|an|this|that|these|those|its|their|his|her|[A-Z][\w'-]*)\b")
+# "When did the levee in Dornbach break?", "What did the CCTV footage show?": the phrase between the auxiliary and
+# a final verb; "… say about the US tariffs on Chinese cars?": the phrase a closing "about"/"on"/"of" introduces
+_SUBJECT = re.compile(rf"^\W*(?:\w+\s+){{0,3}}?{_AUX}\s+(.+?)\s+[a-z]+\W*$")
+_TOPIC = re.compile(r"\b(?:about|on|of|for|with)\s+((?:the|a|an|this|that|these|those|[A-Z][\w'-]*)\b[^?!.]*?)\W*$")
+# an answer to these is a time or an amount, which "it" does not stand for ("why did it fail" after "when did the
+# levee break?": the levee)
+_ASKS_AMOUNT = re.compile(r"^\W*(when|what time|what year|how (much|many|long|far|big|large|old))\b", re.I)
+
+
+_VERBISH = re.compile(rf"^(?:{_AUX}|said|says|say|called|calls|call)$", re.I)
+
+
+def _phrases(question: str) -> list[str]:
+    """Noun phrases a question is about, most likely referent first: its topic ("about …"), its subject, and else
+    its first "the …" phrase, up to a verb ("Who said the China-Russia relationship is …")."""
+    out = []
+    for pattern in (_TOPIC, _SUBJECT):
+        m = pattern.search(question)
+        if not m or not _STARTS_NP.match(m.group(1)) or len(m.group(1).split()) > 8:
+            continue
+        words = m.group(1).split()
+        # without an article only a name ("Putin spend Friday" is a subject and its verb)
+        if words[0][0].isupper() and not all(w[0].isupper() or w in ("of", "and", "the") for w in words):
+            continue
+        out.append(m.group(1))
+    m = re.search(r"\bthe\s+[^?!.,;:\"“”]+", question)
+    if m and not out:
+        words = m.group(0).split()[:5]
+        cut = next((i for i, w in enumerate(words[1:], 1) if _VERBISH.match(w)), len(words))
+        if cut > 1:
+            out.append(" ".join(words[:cut]))
+    return out
+
+
 def expand_ellipsis(question: str, last_q: str, last_a: str) -> str:
     """A short follow-up made whole from the last turn: 'Why?' -> 'Why <last question> <its answer>',
     'And in euros?' -> '<last question> in euros', 'What about Xi?' -> the last question with Xi for its name."""
@@ -106,13 +142,17 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
     """
     if not history or not leans_on_history(question, names):
         return question, question
-    recent = history[-turns:]
-    search = " ".join([*(f"{q} {a}" for q, a in recent), question])
-    last_q, last_a = recent[-1]
+    history = history[-turns:]
+    last_q, last_a = history[-1]
+    if len(history) > 1:  # the last question may itself have leant on the one before ("and in euros?")
+        last_q = resolve(last_q, history[:-1], turns, names, common)[1]
+    search = f"{last_q} {last_a} {question}"
     answer = last_a if last_a and len(last_a.split()) <= 8 else ""
     answer_names, question_names = _names(answer, common), _names(last_q, common)
-    thing = [answer] if _is_referent(answer, common) else []
     asked_who = last_q.strip().lower().startswith(("who", "whom", "whose"))
+    # "it"/"they" stand for the last answer when it is a thing, not a person, a time or an amount
+    about_answer = not asked_who and not _ASKS_AMOUNT.match(last_q)
+    thing = [answer] if about_answer and _is_referent(answer, common) else []
     if elliptical(question):
         question = expand_ellipsis(question, last_q, answer)
 
@@ -122,8 +162,10 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
             order = answer_names + question_names if asked_who else question_names + answer_names
         elif p == "that":
             order = [answer]  # "that" can stand for all that was said
-        else:  # it, its, they, them, their, there
+        elif p == "there":
             order = answer_names + thing + question_names
+        else:  # it, its, they, them, their
+            order = (answer_names if about_answer else []) + thing + _phrases(last_q) + question_names
         if not order:
             return m.group(0)
         name = order[0]

@@ -35,7 +35,7 @@ _SUMMARY = re.compile(
     r"\b(summari[sz]e|summary|sum (it |this |that |things |the \w+ )?up|tl;? ?dr|gist|main (points?|idea|takeaways?)|"
     r"key (points?|takeaways?|facts)|takeaways?|overview|recap|in a nutshell|highlights|brief me|rundown|"
     r"what('s| is| was)? (this|the|that)( [\w-]+){0,4} (article|story|piece|report|text|news|document)\b( \w+){0,4} about|"
-    r"what('s| is| was) (it|this|that) about|what is (this|that) all about|what does (it|this|that) say$|"
+    r"what('s| is| was) (it|this|that)( one| thing)?( all)? about|what is (this|that) all about|what does (it|this|that) say$|"
     r"what happened in (this|the) (article|story|piece)|short version|explain (the|this) (article|story))", re.I)
 _AUX = re.compile(r"^(so |and |but |ok |okay |wait |hmm )?(is|are|was|were|do|does|did|has|have|had|can|could|will|"
                   r"would|should|shall|may|might|must|isn't|aren't|wasn't|weren't|don't|doesn't|didn't|hasn't|"
@@ -77,7 +77,7 @@ def expand_shorthand(question: str) -> str:
 
 _FILLER = re.compile(
     r"\b(can|could|would|you|u|me|i|for|give|please|pls|plz|thanks|want|need|of|the|this|that|it|its|a|an|all|some|"
-    r"on|in|what|is|was|about|say|does|do|tell|explain|article|story|piece|report|text|news|document|short|quick|"
+    r"on|in|one|s|what|is|was|about|say|does|do|tell|explain|article|story|piece|report|text|news|document|short|quick|"
     r"summari[sz]e|summary|sum|up|tl|dr|tldr|gist|main|points?|key|takeaways?|idea|overview|recap|nutshell|"
     r"highlights|brief|rundown|version|facts)\b|[^\w\s]", re.I)
 

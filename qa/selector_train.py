@@ -20,10 +20,21 @@ from qa.chunking import sentences as split_sentences
 from qa.selector import features
 
 
-def examples(path: Path, max_paragraphs: int, rng: random.Random, casual_rate: float, fold: bool):
-    """(group key, question, paragraph sentences, index of the answer sentence or -1, fold or -1)."""
+def _first_sentence(context: str) -> str:
+    spans = split_sentences(context)
+    return context[spans[0][0]:spans[0][1]] if spans else ""
+
+
+def examples(path: Path, max_paragraphs: int, rng: random.Random, casual_rate: float, fold: bool,
+             leads: int = 0):
+    """(group key, question, candidate sentences, index of the answer sentence or -1, fold or -1).
+
+    The candidates are the paragraph's sentences and, with `leads`, the opening sentences of the article and of
+    `leads - 1` other paragraphs of it: the chat ranks sentences of several passages at once, and a story's lead
+    names everything a question about it names (a news lead won "why" questions it does not answer)."""
     data = json.loads(path.read_text())["data"]
     paras = [(a["title"], p) for a in data for p in a["paragraphs"]]
+    openings = {a["title"]: [_first_sentence(p["context"]) for p in a["paragraphs"]] for a in data}
     if max_paragraphs and len(paras) > max_paragraphs:
         paras = rng.sample(paras, max_paragraphs)
     out = []
@@ -33,6 +44,10 @@ def examples(path: Path, max_paragraphs: int, rng: random.Random, casual_rate: f
         if len(spans) < 2:
             continue
         sents = [ctx[s:e] for s, e in spans]
+        if leads:
+            others = [o for o in openings[title][1:] if o and o not in sents]
+            first = openings[title][0]
+            sents += ([first] if first and first not in sents else []) + rng.sample(others, min(leads - 1, len(others)))
         for qa in p["qas"]:
             q = qa["question"].strip()
             if rng.random() < casual_rate:
@@ -93,16 +108,17 @@ def _report(model, exs, X, group, cos_col: int) -> dict:
 
 
 def train(squad_dir: Path, out: Path, paragraphs: int = 4000, casual_rate: float = 0.3, c: float = 0.5,
-          seed: int = 7, log=print) -> dict:
+          seed: int = 7, leads: int = 2, log=print) -> dict:
     from qa.index import Embedder
     from qa.models import read_models_file, resolve
     from qa.settings import Settings
 
     rng = random.Random(seed)
     t0 = time.time()
-    v11 = examples(squad_dir / "train-v1.1.json", paragraphs, rng, casual_rate, fold=False)
-    half_a = examples(squad_dir / "dev-v2.0-half-a.json", 0, rng, casual_rate, fold=True)
-    half_a_plain = examples(squad_dir / "dev-v2.0-half-a.json", 0, random.Random(seed), 0.0, fold=True)
+    v11 = examples(squad_dir / "train-v1.1.json", paragraphs, rng, casual_rate, fold=False, leads=leads)
+    half_a = examples(squad_dir / "dev-v2.0-half-a.json", 0, rng, casual_rate, fold=True, leads=leads)
+    # held-out questions always meet the leads, so models trained with and without them are compared as used
+    half_a_plain = examples(squad_dir / "dev-v2.0-half-a.json", 0, random.Random(seed), 0.0, fold=True, leads=2)
     emb = read_models_file(Settings.load().models_file)["embedder"]
     embedder = Embedder(emb.model, resolve(emb), onnx_query=False)
     texts = [t for ex in v11 + half_a + half_a_plain for t in (ex[1], *ex[2])]
@@ -126,7 +142,7 @@ def train(squad_dir: Path, out: Path, paragraphs: int = 4000, casual_rate: float
     model = _fit(np.vstack([Xv, Xa]), np.concatenate([yv, ya]), c)
     mean = {k: float(np.mean([r[k] for r in cv])) for k in cv[0] if k not in ("questions", "answerable")}
     metrics = {"held_out_fold": shipped, "held_out": cv[shipped], "cross_validated_mean": mean, "folds": cv,
-               "config": {"v11_paragraphs": paragraphs, "casual_rate": casual_rate, "C": c, "seed": seed,
+               "config": {"v11_paragraphs": paragraphs, "casual_rate": casual_rate, "C": c, "seed": seed, "leads": leads,
                           "features": int(Xv.shape[1]), "train_rows": int(len(yv) + len(ya))},
                "seconds": round(time.time() - t0)}
     out.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ class Settings:
     sentence_threshold: float = 0.3  # that score needed for a sentence or evidence answer; `qa calibrate CHAT_SET`
     summary_words: int = 120  # word budget of a summary
     max_question_chars: int = 2000
-    history_turns: int = 1  # earlier turns used to resolve a follow-up
+    history_turns: int = 3  # earlier turns a follow-up is resolved against, each against the ones before it
     followup_extra_k: int = 2  # a follow-up also reads the best passages for itself alone (qa.assistant._search)
 
     @classmethod

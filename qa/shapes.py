@@ -3,8 +3,8 @@
 `SentencePicker` scores every sentence of the retrieved passages with the trained sentence models (the selector,
 qa.selector, and optionally the sentence cross-encoder, qa.reranker with a sentence adapter) and returns the best
 one, joined by the next sentence when that one is nearly as likely (an explanation often runs over two) and by the
-one before when it opens with a pronoun. `summary_sources` turns a Summarizer's sentences into sources with their
-offsets.
+one before when it opens with a pronoun. `summary_sources` turns a Summarizer's (document, sentence) pairs into
+sources with their offsets.
 """
 from __future__ import annotations
 
@@ -114,6 +114,6 @@ class SentencePicker:
         return SentencePick(pi, s, e, float(scores[best] / weights))
 
 
-def summary_sources(doc, picked, retrieval_score: float) -> list[Source]:
-    """One source per summary sentence; the whole sentence is the cited span."""
-    return [Source(doc.id, doc.title, s.text, s.start, s.end, retrieval_score, s.start, s.end) for s in picked]
+def summary_sources(picked, retrieval_score: float) -> list[Source]:
+    """One source per summary sentence, from its (document, sentence) pair; the whole sentence is the cited span."""
+    return [Source(doc.id, doc.title, s.text, s.start, s.end, retrieval_score, s.start, s.end) for doc, s in picked]

@@ -1,4 +1,5 @@
-"""Extractive summary of one document: its lead sentence and its most central ones, in document order.
+"""Extractive summary of one document: its lead sentence and its most central ones, in document order; and an
+overview of several, for a request that names none of them.
 
 Centrality is the cosine of a sentence's vector to the mean of all the document's sentence vectors;
 sentences are taken by maximal marginal relevance (central, but unlike those already taken) until the
@@ -48,7 +49,8 @@ class Summarizer:
                 self._cache[doc.sha256] = hit
         return hit
 
-    def summarize(self, doc: Document) -> list[Sentence]:
+    def summarize(self, doc: Document, max_words: int | None = None) -> list[Sentence]:
+        budget = max_words or self.max_words
         spans, vecs = self._vectors(doc)
         if not spans:
             return []
@@ -62,10 +64,26 @@ class Summarizer:
             mmr = (1 - self.diversity) * central - self.diversity * redundancy
             mmr[chosen] = -np.inf
             fits = [i for i in np.argsort(-mmr) if np.isfinite(mmr[i])
-                    and words + len(doc.text[slice(*spans[i])].split()) <= self.max_words]
+                    and words + len(doc.text[slice(*spans[i])].split()) <= budget]
             if not fits:
                 break
             chosen.append(int(fits[0]))
             words += len(doc.text[slice(*spans[fits[0]])].split())
         return [Sentence(spans[i][0], spans[i][1], doc.text[slice(*spans[i])], float(central[i]))
                 for i in sorted(chosen)]
+
+    def overview(self, docs: list[Document]) -> list[tuple[Document, Sentence]]:
+        """Every document's lead, then as much of each summary as the shared word budget allows: "tl;dr" with
+        several documents and nothing to say which one is meant."""
+        parts = [self.summarize(doc, self.max_words // max(len(docs), 1)) for doc in docs]
+
+        def words(part: list[Sentence]) -> int:
+            return sum(len(s.text.split()) for s in part)
+
+        while sum(map(words, parts)) > self.max_words:
+            longest = max(range(len(parts)), key=lambda i: (len(parts[i]) > 1, words(parts[i])))
+            if len(parts[longest]) <= 1:
+                parts.pop()  # even the leads do not fit: the documents added last go
+            else:
+                parts[longest].pop()
+        return [(doc, s) for doc, part in zip(docs, parts) for s in part]

@@ -51,7 +51,9 @@ def render(ans: Answer) -> str:
     e = html.escape
     parts = []
     if ans.kind == SUMMARY:
-        parts.append('<p class="qa-meta">Summary of the article, sentence by sentence:</p><ul class="qa-summary">')
+        several = len({src.doc_id for src in ans.sources}) > 1
+        parts.append(f'<p class="qa-meta">{"An overview of the documents" if several else "Summary of the article"}, '
+                     'sentence by sentence:</p><ul class="qa-summary">')
         for src in ans.sources:
             parts.append(f'<li>{e(src.text)} <span class="qa-meta">[{e(src.title)}, characters '
                          f'{src.start}–{src.end}]</span></li>')

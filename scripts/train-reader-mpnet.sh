@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # The all-mpnet-base-v2 reader, trained on 2 CPU cores in two-hour runs (README, "A larger base"). Not shipped yet.
+# Usage: scripts/train-reader-mpnet.sh [PHASE [THREADS]], PHASE 1 (default) or 2, 3, …
 # Phase 1 is phase 5's data from scratch (SQuAD v1.1 with every kind of no-answer example, half A's folds 0-3 with
-# their real unanswerables, 20% casual rewrites), fold 4 held out. Each run stops after --max-minutes with a
-# checkpoint under runs/; run the script again and it resumes where it stopped. Each run ends by scoring the shipped
-# reader and this one on fold 4 (scripts/reader-heldout.py, about 6 minutes). ./setup.sh --mpnet first.
+# their real unanswerables, 20% casual rewrites), fold 4 held out. Each later phase starts from the one before's
+# adapter on another 5% of the same data (another seed) at half the learning rate. Each run stops after
+# --max-minutes with a checkpoint under runs/; run the same command again and it resumes where it stopped. Each run
+# ends by scoring the shipped reader and this one on fold 4 (scripts/reader-heldout.py, about 6 minutes).
+# ./setup.sh --mpnet first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
-.venv/bin/qa train --base sentence-transformers/all-mpnet-base-v2 --out runs/reader-mpnet1 \
-    --export runs/reader-mpnet1/export --seed 41 --lr 4e-4 --epochs 0.05 --batch-size 16 --lora-r 16 \
-    --antonym 0.12 --swap-in-paragraph 0.5 --other-similar 0.5 --casual 0.2 --half-a-folds 0,1,2,3 \
-    --half-a-repeat 2 --dev-folds 4 --eval-every 100000 --eval-questions 200 --threads 2 --max-minutes 120
-.venv/bin/python scripts/reader-heldout.py models/reader-minilm-squad-lora runs/reader-mpnet1/export
+phase=${1:-1}
+threads=${2:-2}
+common=(--base sentence-transformers/all-mpnet-base-v2 --epochs 0.05 --batch-size 16 --lora-r 16
+    --antonym 0.12 --swap-in-paragraph 0.5 --other-similar 0.5 --casual 0.2 --half-a-folds 0,1,2,3
+    --half-a-repeat 2 --dev-folds 4 --eval-every 100000 --eval-questions 200 --threads "$threads" --max-minutes 120)
+if [ "$phase" = 1 ]; then
+    .venv/bin/qa train "${common[@]}" --out runs/reader-mpnet1 --export runs/reader-mpnet1/export --seed 41 --lr 4e-4
+else
+    .venv/bin/qa train "${common[@]}" --out runs/reader-mpnet$phase --export runs/reader-mpnet$phase/export \
+        --init runs/reader-mpnet$((phase - 1))/export --seed $((40 + phase)) --lr 2e-4
+fi
+.venv/bin/python scripts/reader-heldout.py models/reader-minilm-squad-lora runs/reader-mpnet$phase/export

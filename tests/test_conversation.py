@@ -60,3 +60,23 @@ def test_a_word_capitalised_only_because_it_starts_the_answer_is_no_referent():
     # a name that opens the answer is still one
     assert resolve("What is it sometimes called?", [("Which city?", "Harbin")], common=common)[1] == \
         "What is Harbin sometimes called?"
+
+
+def test_it_stands_for_a_thing_not_for_a_person_a_time_or_an_amount():
+    # "it" after "when did X break?" is X, not the time; after "who said …?" it is what was talked about
+    last = [("When did the levee in Dornbach break?", "Shortly before 2 a.m. on Sunday.")]
+    assert resolve("why did it fail", last, common={"shortly"})[1] == "why did the levee in Dornbach fail"
+    last = [('Who said the China-Russia relationship is "hard-earned"?', "Chinese President Xi Jinping")]
+    assert resolve("What else did he say about it?", last)[1] == \
+        "What else did Chinese President Xi Jinping say about the China-Russia relationship?"
+    last = [("What did Putin say about the US tariffs on Chinese electric cars?", "He called them unfair.")]
+    assert "the US tariffs on Chinese electric cars" in resolve("Why did the Americans impose them?", last,
+                                                                common={"he"})[1]
+
+
+def test_a_follow_up_to_a_follow_up_is_read_through_the_whole_chain():
+    chain = [("How large was trade between Russia and China last year?", "$240 billion"),
+             ("and in euros?", "€221 billion")]
+    search, reading = resolve("when was that", chain, turns=3)
+    assert "trade between Russia and China" in search and "euros" in search
+    assert resolve("when was that", chain, turns=1)[0].startswith("and in euros?")  # one turn: the chain is lost

@@ -71,3 +71,21 @@ def test_a_sentence_that_points_back_comes_with_the_one_before(assistant):
     pick = assistant.picker.pick("When is the commission due to report?", [passage])
     assert passage[pick.start:pick.end] == ("The council set up an independent commission on Monday. "
                                             "It is due to report by the end of September.")
+
+
+def test_a_summary_request_naming_no_document_gets_an_overview_of_each(assistant, article):
+    from pathlib import Path
+
+    from qa.document import load as load_document
+
+    flood = load_document(Path(__file__).parent / "data" / "chat" / "docs" / "flood.txt", doc_id="flood")
+    both = assistant.with_documents([flood])
+    ans = both.ask("tl;dr pls")
+    assert ans.kind == SUMMARY and len(ans.text.split()) <= assistant.settings.summary_words
+    assert {s.doc_id for s in ans.sources} == {article.id, "flood"}
+    for doc in (article, flood):  # each document's lead opens its part
+        first = next(s for s in ans.sources if s.doc_id == doc.id)
+        assert first.start == min(s.start for s in ans.sources if s.doc_id == doc.id)
+        assert doc.text[first.start:first.end] == first.text
+    named = both.ask("tl;dr on the dornbach flooding")  # a request that names one still gets that one
+    assert {s.doc_id for s in named.sources} == {"flood"}
