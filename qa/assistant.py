@@ -280,7 +280,7 @@ class Assistant:
 
     def _summary_documents(self, question: str, history: list[tuple[str, str]]) -> list[Document]:
         """The document a summary request is about: the one its words name, else the one the conversation
-        was about (where the last answer came from), else all of them (an overview)."""
+        was about (where the last answer came from), else all of them, newest first (an overview)."""
         docs = self._index.documents
         topic = summary_topic(question)
         if len(docs) > 1 and topic:
@@ -292,7 +292,7 @@ class Assistant:
             holder = next((d for d in docs.values() if len(answer) > 3 and answer in d.text), None)
             if holder is not None:
                 return [holder]
-        return list(docs.values())
+        return list(docs.values())[::-1]  # newest first: a document just added is the likeliest to be meant
 
     def _summary(self, docs: list[Document], base: dict, t0: float) -> Answer:
         """An extractive summary of the document (an overview of several), each sentence a source with its offsets."""

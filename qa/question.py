@@ -35,7 +35,8 @@ _SUMMARY = re.compile(
     r"\b(summari[sz]e|summary|sum (it |this |that |things |the \w+ )?up|tl;? ?dr|gist|main (points?|idea|takeaways?)|"
     r"key (points?|takeaways?|facts)|takeaways?|overview|recap|in a nutshell|highlights|brief me|rundown|"
     r"what('s| is| was)? (this|the|that)( [\w-]+){0,4} (article|story|piece|report|text|news|document)\b( \w+){0,4} about|"
-    r"what('s| is| was) (it|this|that)( one| thing)?( all)? about|what is (this|that) all about|what does (it|this|that) say$|"
+    r"what('s| is| was) (it|this|that)( one| thing)?( all)? about|what is (this|that) all about|"
+    r"what does (it|this|that|(the|this|that)( [\w-]+){0,3} (article|story|piece|report|text|document)) say\W*$|"
     r"what happened in (this|the) (article|story|piece)|short version|explain (the|this) (article|story))", re.I)
 _AUX = re.compile(r"^(so |and |but |ok |okay |wait |hmm )?(is|are|was|were|do|does|did|has|have|had|can|could|will|"
                   r"would|should|shall|may|might|must|isn't|aren't|wasn't|weren't|don't|doesn't|didn't|hasn't|"

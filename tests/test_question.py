@@ -26,6 +26,9 @@ def test_shorthand_is_expanded(typed, meant):
     ("tl;dr", SUMMARY),
     ("Can you sum up the story?", SUMMARY),
     ("what is this article about", SUMMARY),
+    ("what's this one about?", SUMMARY),
+    ("what does the tram article say", SUMMARY),
+    ("What does the article say about Harbin?", EXPLANATION),
     ("Did Putin visit Beijing?", YESNO),
     ("is harbin near russia", YESNO),
     ("Did he fly or take the train?", FACTOID),
@@ -47,6 +50,7 @@ def test_summary_topic():
     assert summary_topic("Summarize the chipmaker article.") == "chipmaker"
     assert summary_topic("could u give me the gist of the flood story pls") == "flood"
     assert summary_topic("what is this about?") == ""
+    assert summary_topic("what's this one about?") == ""
 
 
 def test_speller_fixes_words_of_the_documents_only(article):

@@ -83,9 +83,11 @@ def test_a_summary_request_naming_no_document_gets_an_overview_of_each(assistant
     ans = both.ask("tl;dr pls")
     assert ans.kind == SUMMARY and len(ans.text.split()) <= assistant.settings.summary_words
     assert {s.doc_id for s in ans.sources} == {article.id, "flood"}
+    assert ans.sources[0].doc_id == "flood"  # newest first: a document just added is the likeliest to be meant
     for doc in (article, flood):  # each document's lead opens its part
         first = next(s for s in ans.sources if s.doc_id == doc.id)
         assert first.start == min(s.start for s in ans.sources if s.doc_id == doc.id)
         assert doc.text[first.start:first.end] == first.text
     named = both.ask("tl;dr on the dornbach flooding")  # a request that names one still gets that one
     assert {s.doc_id for s in named.sources} == {"flood"}
+    assert named.sources[0].text.startswith("Floodwater from the Selde")  # "DORNBACH, Germany, … (Wire) - " left out
