@@ -100,7 +100,9 @@ def reply_text(ans: Answer) -> str:
     """The answer, then where it comes from, as a chat client shows it."""
     if ans.kind == "summary":
         body = "\n".join(f"- {s.text}" for s in ans.sources)
-        return f"{body}\n\nSource: {ans.sources[0].title} ({ans.sources[0].doc_id})" if ans.sources else body
+        docs = list(dict.fromkeys((s.title, s.doc_id) for s in ans.sources))  # an overview cites several
+        label = "Source" if len(docs) == 1 else "Sources"
+        return f"{body}\n\n{label}: " + "; ".join(f"{t} ({d})" for t, d in docs) if docs else body
     cited = ans.cited
     if cited is None:
         return ans.text

@@ -88,6 +88,9 @@ def test_a_summary_request_naming_no_document_gets_an_overview_of_each(assistant
         first = next(s for s in ans.sources if s.doc_id == doc.id)
         assert first.start == min(s.start for s in ans.sources if s.doc_id == doc.id)
         assert doc.text[first.start:first.end] == first.text
+    from qa.api import reply_text
+
+    assert reply_text(ans).endswith(f"Sources: {flood.title} (flood); {article.title} ({article.id})")
     named = both.ask("tl;dr on the dornbach flooding")  # a request that names one still gets that one
     assert {s.doc_id for s in named.sources} == {"flood"}
     assert named.sources[0].text.startswith("Floodwater from the Selde")  # "DORNBACH, Germany, … (Wire) - " left out
