@@ -32,12 +32,19 @@ _TIME = re.compile(r"\d|\b(january|february|march|april|may|june|july|august|sep
                    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|year|week|day|month|century|decade|"
                    r"yesterday|today|tomorrow|night|morning|evening|ago|since|until|after|before|during|when)", re.I)
 
+# a span of these words alone answers nothing ("when" for "When was the line last inspected?")
+_EMPTY = frozenset("when where who whom what which why how it its this that these those he she they them his her "
+                   "their there here then now so and or but not no yes the a an of in on at to for by with from as is "
+                   "was are were be been said says".split())
+
 DEFAULT_WEIGHTS = (0.0, 1.0, 0.0, 0.0)  # plain sigmoid of the reader score until calibrated
 
 
 def type_match(question: str, answer: str) -> float:
-    """0 when the question asks for a number, a percentage, a sum of money or a time and the answer has none, or asks
-    how many and the answer is a sum or a share; else 1."""
+    """0 when the answer is only function words, when the question asks for a number, a percentage, a sum of money
+    or a time and the answer has none, or asks how many and the answer is a sum or a share; else 1."""
+    if all(w in _EMPTY for w in re.findall(r"\w+", answer.lower())):
+        return 0.0
     if _NUMERIC_Q.search(question) and not _NUMBER.search(answer):
         return 0.0
     if _MONEY_Q.search(question) and not _MONEY.search(answer):

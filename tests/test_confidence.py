@@ -51,3 +51,9 @@ def test_an_answer_of_the_wrong_type_gets_no_confidence_whatever_the_weights():
     weights = [5.0, 1.0, 1.0, 0.5]  # even weights that trust everything else
     assert confidence(features("How far is Harbin from the border?", "Close", 3.0, 0.9), weights) == 0.0
     assert confidence(features("How far is Harbin from the border?", "500 km", 3.0, 0.9), weights) > 0.9
+
+
+@pytest.mark.parametrize("answer", ["when", "it", "the", "That", ""])
+def test_a_span_of_function_words_alone_answers_nothing(answer):
+    assert type_match("When was the power line last inspected?", answer) == 0.0
+    assert type_match("What did they find?", answer) == 0.0

@@ -29,6 +29,8 @@ def test_shorthand_is_expanded(typed, meant):
     ("what's this one about?", SUMMARY),
     ("what does the tram article say", SUMMARY),
     ("What does the article say about Harbin?", EXPLANATION),
+    ("What did the minister ask the federal government for?", EXPLANATION),
+    ("What are crews doing to protect the town?", EXPLANATION),
     ("Did Putin visit Beijing?", YESNO),
     ("is harbin near russia", YESNO),
     ("Did he fly or take the train?", FACTOID),

@@ -163,6 +163,13 @@ class ExtractiveReader:
             text = passages[pi]
             if span.start > 0 and text[span.start - 1] in CURRENCY and text[span.start:span.start + 1].isdigit():
                 span.start -= 1
+            # and so do the letters that say whose dollar it is: "A$620 million", "US$405 million", "C$1,250"
+            if text[span.start:span.start + 1] in CURRENCY:
+                k = span.start
+                while k > 0 and span.start - k < 3 and text[k - 1].isupper():
+                    k -= 1
+                if k == 0 or not text[k - 1].isalnum():
+                    span.start = k
             # "$240 billion (€221 billion": a bracket opened in the span is closed in it
             if text.count("(", span.start, span.end) > text.count(")", span.start, span.end):
                 close = text.find(")", span.end, span.end + 3)

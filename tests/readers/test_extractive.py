@@ -61,3 +61,13 @@ def test_the_int8_reader_reads_as_the_float_one_on_clear_questions(article):
         assert int8.read(q, [passage])[0].text == fp32.read(q, [passage])[0].text
     off_topic = int8.read("What is the boiling point of mercury?", [passage])
     assert not off_topic or off_topic[0].confidence < 0.5
+
+
+@pytest.mark.slow
+def test_a_dollar_keeps_the_letters_that_say_whose_it_is(assistant):
+    """"A$620 million", "US$405 million": the span is not cut to "$620 million" at the wordpiece boundary."""
+    passage = ("Corvida Air agreed on Monday to buy Bluegum Airlines for A$620 million (US$405 million), "
+               "a premium of 38% over Friday's close. Bluegum lost A$48 million last year.")
+    texts = [c.text for q in ("How much will Corvida pay for Bluegum?", "How much did Bluegum lose last year?")
+             for c in assistant.reader.read(q, [passage])]
+    assert texts[0].startswith("A$620 million") and texts[1] == "A$48 million"
