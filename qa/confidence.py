@@ -32,6 +32,14 @@ _TIME = re.compile(r"\d|\b(january|february|march|april|may|june|july|august|sep
                    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|year|week|day|month|century|decade|"
                    r"yesterday|today|tomorrow|night|morning|evening|ago|since|until|after|before|during|when)", re.I)
 
+# "and in US dollars?", "in euros": the currency asked for must be the one given
+_CURRENCY_ASKED = [(re.compile(p, re.I), re.compile(a, re.I)) for p, a in (
+    (r"\bin (us|u\.s\.|american) dollars\b|\bin usd\b", r"\bUS\$|\bU\.S\. dollars|\bUS dollars|\bUSD\b"),
+    (r"\bin dollars\b", r"\$|\bdollars?\b"),
+    (r"\bin euros?\b", r"€|\beuros?\b|\bEUR\b"),
+    (r"\bin (pounds|sterling)\b", r"£|\bpounds?\b|\bGBP\b"),
+    (r"\bin (yen|yuan|renminbi|roubles|rubles|rupees)\b", r"[¥₽₹]|\b(yen|yuan|renminbi|roubles?|rubles?|rupees?)\b"))]
+
 # a span of these words alone answers nothing ("when" for "When was the line last inspected?")
 _EMPTY = frozenset("when where who whom what which why how it its this that these those he she they them his her "
                    "their there here then now so and or but not no yes the a an of in on at to for by with from as is "
@@ -42,7 +50,8 @@ DEFAULT_WEIGHTS = (0.0, 1.0, 0.0, 0.0)  # plain sigmoid of the reader score unti
 
 def type_match(question: str, answer: str) -> float:
     """0 when the answer is only function words, when the question asks for a number, a percentage, a sum of money
-    or a time and the answer has none, or asks how many and the answer is a sum or a share; else 1."""
+    (in a named currency) or a time and the answer has none, or asks how many and the answer is a sum or a share;
+    else 1."""
     if all(w in _EMPTY for w in re.findall(r"\w+", answer.lower())):
         return 0.0
     if _NUMERIC_Q.search(question) and not _NUMBER.search(answer):
@@ -54,6 +63,8 @@ def type_match(question: str, answer: str) -> float:
     if _PERCENT_Q.search(question) and not _PERCENT.search(answer):
         return 0.0
     if _TIME_Q.search(question) and not _TIME.search(answer):
+        return 0.0
+    if any(asked.search(question) and not given.search(answer) for asked, given in _CURRENCY_ASKED):
         return 0.0
     return 1.0
 

@@ -23,6 +23,10 @@ from qa.confidence import DEFAULT_WEIGHTS, confidence, features, fit, type_match
     ("How much more did the sequel earn?", "4%", 1.0),  # a share of money: not a sum
     ("How many jobs would the second factory create?", "$11 billion", 0.0),
     ("How many people were injured?", "23", 1.0),
+    ("how much is corvida paying for bluegum in US dollars?", "A$25 million", 0.0),  # the currency asked for
+    ("how much is corvida paying for bluegum in US dollars?", "A$620 million (US$405 million)", 1.0),
+    ("How large was trade last year in euros?", "$240 billion (€221 billion)", 1.0),
+    ("How large was trade last year in euros?", "$240 billion", 0.0),
 ])
 def test_type_match(question, answer, expected):
     assert type_match(question, answer) == expected
