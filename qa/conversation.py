@@ -53,9 +53,9 @@ def _is_referent(answer: str, common: frozenset[str] | set[str]) -> bool:
 _AUX = r"(?:did|does|do|is|was|are|were|has|have|had|will|would|can|could)"
 _STARTS_NP = re.compile(r"^(?:the|a|an|this|that|these|those|its|their|his|her|[A-Z][\w'-]*)\b")
 # "When did the levee in Dornbach break?", "What did the CCTV footage show?": the phrase between the auxiliary and
-# a final verb; "… say about the US tariffs on Chinese cars?": the phrase a closing "about"/"on"/"of" introduces
+# a final verb; "… say about the US tariffs on Chinese cars?": the phrase a closing "about" introduces
 _SUBJECT = re.compile(rf"^\W*(?:\w+\s+){{0,3}}?{_AUX}\s+(.+?)\s+[a-z]+\W*$")
-_TOPIC = re.compile(r"\b(?:about|on|of|for|with)\s+((?:the|a|an|this|that|these|those|[A-Z][\w'-]*)\b[^?!.]*?)\W*$")
+_TOPIC = re.compile(r"\babout\s+((?:the|a|an|this|that|these|those|[A-Z][\w'-]*)\b[^?!.]*?)\W*$")
 # an answer to these is a time or an amount, which "it" does not stand for ("why did it fail" after "when did the
 # levee break?": the levee)
 _ASKS_AMOUNT = re.compile(r"^\W*(when|what time|what year|how (much|many|long|far|big|large|old))\b", re.I)
@@ -80,8 +80,8 @@ def _phrases(question: str) -> list[str]:
     m = re.search(r"\bthe\s+[^?!.,;:\"“”]+", question)
     if m and not out:
         words = m.group(0).split()[:5]
-        cut = next((i for i, w in enumerate(words[1:], 1) if _VERBISH.match(w)), len(words))
-        if cut > 1:
+        cut = next((i for i, w in enumerate(words[1:], 1) if _VERBISH.match(w)), 0)
+        if cut > 1:  # a subject: a verb follows it
             out.append(" ".join(words[:cut]))
     return out
 
@@ -150,8 +150,10 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
     answer = last_a if last_a and len(last_a.split()) <= 8 else ""
     answer_names, question_names = _names(answer, common), _names(last_q, common)
     asked_who = last_q.strip().lower().startswith(("who", "whom", "whose"))
-    # "it"/"they" stand for the last answer when it is a thing, not a person, a time or an amount
-    about_answer = not asked_who and not _ASKS_AMOUNT.match(last_q)
+    # "it"/"they" stand for the last answer when it is a thing, not a person, a time or an amount, nor the "yes" or
+    # "no" of a yes/no question (after "did the stock go up?" "Yes, to A$2.28", "it" is still the stock)
+    asked_yes_no = bool(_CLAUSE.match(last_q.strip()))
+    about_answer = not asked_who and not _ASKS_AMOUNT.match(last_q) and not asked_yes_no
     thing = [answer] if about_answer and _is_referent(answer, common) else []
     if elliptical(question):
         question = expand_ellipsis(question, last_q, answer)
@@ -165,7 +167,9 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
         elif p == "there":
             order = answer_names + thing + question_names
         else:  # it, its, they, them, their
-            order = (answer_names if about_answer else []) + thing + _phrases(last_q) + question_names
+            # a yes/no question names its subject first ("Is Harbin the capital of …?")
+            asked = question_names + _phrases(last_q) if asked_yes_no else _phrases(last_q) + question_names
+            order = (answer_names if about_answer else []) + thing + asked
         if not order:
             return m.group(0)
         name = order[0]

@@ -74,6 +74,13 @@ def test_it_stands_for_a_thing_not_for_a_person_a_time_or_an_amount():
                                                                 common={"he"})[1]
 
 
+def test_after_a_yes_no_question_it_is_its_subject_not_the_answer():
+    last = [("Is Harbin the capital of Heilongjiang?", "Yes")]
+    assert resolve("where is it", last)[1] == "where is Harbin"
+    last = [("did bluegum stock go up on the news", "Yes, it jumped 34% to A$2.28.")]
+    assert "A$2.28" not in resolve("Is it trading above what Corvida is paying?", last)[1]
+
+
 def test_a_follow_up_to_a_follow_up_is_read_through_the_whole_chain():
     chain = [("How large was trade between Russia and China last year?", "$240 billion"),
              ("and in euros?", "€221 billion")]
