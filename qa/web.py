@@ -25,7 +25,7 @@ EXAMPLES = [
     "Why did Putin go to China?",
     "Did Putin visit Beijing?",
     "summarize the article",
-    "whats the trade between russia n china",
+    "whats the trade between russia n china worth",
 ]
 CSS = """
 .qa-answer{font-size:1.1em;font-weight:600;color:#0b6b3a;margin:0}
