@@ -101,8 +101,9 @@ def reply_text(ans: Answer) -> str:
     if ans.kind == "summary":
         body = "\n".join(f"- {s.text}" for s in ans.sources)
         docs = list(dict.fromkeys((s.title, s.doc_id) for s in ans.sources))  # an overview cites several
-        label = "Source" if len(docs) == 1 else "Sources"
-        return f"{body}\n\n{label}: " + "; ".join(f"{t} ({d})" for t, d in docs) if docs else body
+        if not docs:
+            return body
+        return f"{body}\n\n{'Source' if len(docs) == 1 else 'Sources'}: " + "; ".join(f"{t} ({d})" for t, d in docs)
     cited = ans.cited
     if cited is None:
         return ans.text

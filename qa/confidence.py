@@ -38,7 +38,8 @@ _CURRENCY_ASKED = [(re.compile(p, re.I), re.compile(a, re.I)) for p, a in (
     (r"\bin dollars\b", r"\$|\bdollars?\b"),
     (r"\bin euros?\b", r"€|\beuros?\b|\bEUR\b"),
     (r"\bin (pounds|sterling)\b", r"£|\bpounds?\b|\bGBP\b"),
-    (r"\bin (yen|yuan|renminbi|roubles|rubles|rupees)\b", r"[¥₽₹]|\b(yen|yuan|renminbi|roubles?|rubles?|rupees?)\b"))]
+    (r"\bin (yen|yuan|renminbi|roubles|rubles|rupees)\b",
+     r"[¥₽₹]|\b(yen|yuan|renminbi|roubles?|rubles?|rupees?)\b"))]
 
 # a span of these words alone answers nothing ("when" for "When was the line last inspected?")
 _EMPTY = frozenset("when where who whom what which why how it its this that these those he she they them his her "

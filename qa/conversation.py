@@ -10,7 +10,8 @@ _WH = re.compile(r"^(why|how|when|where|who|whom|what|which|how come|how so)\b",
 _WH_ONLY = re.compile(r"^((why|how|when|how come|how so|how (much|many|long))( (is|was|did|does|exactly|that|so|then|not))*|where|who|what|"
                       r"which)\W*$", re.I)
 _ATTACHED = re.compile(r"^(in|on|at|for|to|from|with|by|about|of|the|those|these|this|that|a|an)\b", re.I)
-_CLAUSE = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should)\b", re.I)
+_AUX = r"(?:did|does|do|is|was|are|were|has|have|had|will|would|can|could)"
+_CLAUSE = re.compile(rf"^(?:{_AUX}|should)\b", re.I)
 _NAME = re.compile(r"\b([A-Z$][\w'$,.-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'-]*)*)")
 _QWORDS = {"What", "Who", "Whom", "Where", "When", "Why", "How", "Which", "Did", "Does", "Do", "Is", "Was", "Are",
            "Were", "Can", "Could", "Has", "Have", "Had", "And", "But", "So", "In", "On", "At"}
@@ -50,7 +51,6 @@ def _is_referent(answer: str, common: frozenset[str] | set[str]) -> bool:
     return first in ("the", "a", "an") or (first not in _FUNCTION and first not in common)
 
 
-_AUX = r"(?:did|does|do|is|was|are|were|has|have|had|will|would|can|could)"
 _STARTS_NP = re.compile(r"^(?:the|a|an|this|that|these|those|its|their|his|her|[A-Z][\w'-]*)\b")
 # "When did the levee in Dornbach break?", "What did the CCTV footage show?": the phrase between the auxiliary and
 # a final verb; "… say about the US tariffs on Chinese cars?": the phrase a closing "about" introduces
@@ -59,8 +59,6 @@ _TOPIC = re.compile(r"\babout\s+((?:the|a|an|this|that|these|those|[A-Z][\w'-]*)
 # an answer to these is a time or an amount, which "it" does not stand for ("why did it fail" after "when did the
 # levee break?": the levee)
 _ASKS_AMOUNT = re.compile(r"^\W*(when|what time|what year|how (much|many|long|far|big|large|old))\b", re.I)
-
-
 _VERBISH = re.compile(rf"^(?:{_AUX}|said|says|say|called|calls|call)$", re.I)
 
 
@@ -77,8 +75,8 @@ def _phrases(question: str) -> list[str]:
         if words[0][0].isupper() and not all(w[0].isupper() or w in ("of", "and", "the") for w in words):
             continue
         out.append(m.group(1))
-    m = re.search(r"\bthe\s+[^?!.,;:\"“”]+", question)
-    if m and not out:
+    m = None if out else re.search(r"\bthe\s+[^?!.,;:\"“”]+", question)
+    if m:
         words = m.group(0).split()[:5]
         cut = next((i for i, w in enumerate(words[1:], 1) if _VERBISH.match(w)), 0)
         if cut > 1:  # a subject: a verb follows it
@@ -155,6 +153,8 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
     asked_yes_no = bool(_CLAUSE.match(last_q.strip()))
     about_answer = not asked_who and not _ASKS_AMOUNT.match(last_q) and not asked_yes_no
     thing = [answer] if about_answer and _is_referent(answer, common) else []
+    # a yes/no question names its subject first ("Is Harbin the capital of …?")
+    asked = question_names + _phrases(last_q) if asked_yes_no else _phrases(last_q) + question_names
     if elliptical(question):
         question = expand_ellipsis(question, last_q, answer)
 
@@ -167,8 +167,6 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
         elif p == "there":
             order = answer_names + thing + question_names
         else:  # it, its, they, them, their
-            # a yes/no question names its subject first ("Is Harbin the capital of …?")
-            asked = question_names + _phrases(last_q) if asked_yes_no else _phrases(last_q) + question_names
             order = (answer_names if about_answer else []) + thing + asked
         if not order:
             return m.group(0)

@@ -34,7 +34,7 @@ def examples(path: Path, max_paragraphs: int, rng: random.Random, casual_rate: f
     names everything a question about it names (a news lead won "why" questions it does not answer)."""
     data = json.loads(path.read_text())["data"]
     paras = [(a["title"], p) for a in data for p in a["paragraphs"]]
-    openings = {a["title"]: [_first_sentence(p["context"]) for p in a["paragraphs"]] for a in data}
+    openings = {a["title"]: [_first_sentence(p["context"]) for p in a["paragraphs"]] for a in data} if leads else {}
     if max_paragraphs and len(paras) > max_paragraphs:
         paras = rng.sample(paras, max_paragraphs)
     out = []
@@ -47,7 +47,8 @@ def examples(path: Path, max_paragraphs: int, rng: random.Random, casual_rate: f
         if leads:
             others = [o for o in openings[title][1:] if o and o not in sents]
             first = openings[title][0]
-            sents += ([first] if first and first not in sents else []) + rng.sample(others, min(leads - 1, len(others)))
+            sents += [first] if first and first not in sents else []
+            sents += rng.sample(others, min(leads - 1, len(others)))
         for qa in p["qas"]:
             q = qa["question"].strip()
             if rng.random() < casual_rate:
@@ -142,7 +143,8 @@ def train(squad_dir: Path, out: Path, paragraphs: int = 4000, casual_rate: float
     model = _fit(np.vstack([Xv, Xa]), np.concatenate([yv, ya]), c)
     mean = {k: float(np.mean([r[k] for r in cv])) for k in cv[0] if k not in ("questions", "answerable")}
     metrics = {"held_out_fold": shipped, "held_out": cv[shipped], "cross_validated_mean": mean, "folds": cv,
-               "config": {"v11_paragraphs": paragraphs, "casual_rate": casual_rate, "C": c, "seed": seed, "leads": leads,
+               "config": {"v11_paragraphs": paragraphs, "casual_rate": casual_rate, "C": c, "seed": seed,
+                          "leads": leads,
                           "features": int(Xv.shape[1]), "train_rows": int(len(yv) + len(ya))},
                "seconds": round(time.time() - t0)}
     out.mkdir(parents=True, exist_ok=True)

@@ -19,12 +19,6 @@ from qa.chunking import is_prose, sentences
 from qa.document import Document
 
 
-def _dateline(sentence: str) -> int:
-    """How many characters of `sentence` its dateline takes (0 if none)."""
-    m = _DATELINE.match(sentence)
-    return m.end() if m else 0
-
-
 @dataclass
 class Sentence:
     start: int  # character offsets into the document's text
@@ -37,6 +31,12 @@ class Sentence:
 # budget that say nothing the sources do not
 _DATELINE = re.compile(r"""^[A-Z][A-Z.'-]+(?: [A-Z][A-Z.'-]+)*(?:, [^()\n]{1,40}?)?(?: \([A-Za-z. ]{2,30}\))? ?"""
                        r"""[-–—]{1,2} (?=[A-Z0-9"“‘])""")
+
+
+def _dateline(sentence: str) -> int:
+    """How many characters of `sentence` its dateline takes (0 if none)."""
+    m = _DATELINE.match(sentence)
+    return m.end() if m else 0
 
 
 class Summarizer:
@@ -97,7 +97,7 @@ class Summarizer:
         while sum(map(words, parts)) > self.max_words:
             longest = max(range(len(parts)), key=lambda i: (len(parts[i]) > 1, words(parts[i])))
             if len(parts[longest]) <= 1:
-                parts.pop()  # even the leads do not fit: the documents added last go
+                parts.pop()  # even the leads do not fit: the documents listed last go
             else:
                 parts[longest].pop()
         return [(doc, s) for doc, part in zip(docs, parts) for s in part]

@@ -1,7 +1,11 @@
 """Answer shapes end to end on the real models: sentences, evidence, summaries, casual wording, follow-ups."""
+from pathlib import Path
+
 import pytest
 
 from qa.answer import EVIDENCE, REFUSAL, SENTENCE, SPAN, SUMMARY
+from qa.api import reply_text
+from qa.document import load as load_document
 
 pytestmark = pytest.mark.slow
 
@@ -74,10 +78,6 @@ def test_a_sentence_that_points_back_comes_with_the_one_before(assistant):
 
 
 def test_a_summary_request_naming_no_document_gets_an_overview_of_each(assistant, article):
-    from pathlib import Path
-
-    from qa.document import load as load_document
-
     flood = load_document(Path(__file__).parent / "data" / "chat" / "docs" / "flood.txt", doc_id="flood")
     both = assistant.with_documents([flood])
     ans = both.ask("tl;dr pls")
@@ -88,8 +88,6 @@ def test_a_summary_request_naming_no_document_gets_an_overview_of_each(assistant
         first = next(s for s in ans.sources if s.doc_id == doc.id)
         assert first.start == min(s.start for s in ans.sources if s.doc_id == doc.id)
         assert doc.text[first.start:first.end] == first.text
-    from qa.api import reply_text
-
     assert reply_text(ans).endswith(f"Sources: {flood.title} (flood); {article.title} ({article.id})")
     named = both.ask("tl;dr on the dornbach flooding")  # a request that names one still gets that one
     assert {s.doc_id for s in named.sources} == {"flood"}
