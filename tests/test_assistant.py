@@ -18,7 +18,8 @@ KNOWN = [
 UNANSWERABLE = [
     "What is the population of Harbin?",
     "Who is the mayor of Harbin?",
-    "What gift did Xi give Putin?",
+    # a known failure of the mpnet reader: "peace plan" (Putin thanked Xi for it) at 0.51 (README, "Measured")
+    pytest.param("What gift did Xi give Putin?", marks=pytest.mark.xfail(strict=True, reason="mpnet invents a gift")),
 ]
 
 

@@ -56,15 +56,15 @@ def test_one_word_follow_ups_are_read_against_the_conversation(assistant):
     history = [("How large was trade between Russia and China last year?", "$240 billion")]
     euros = assistant.ask("And in euros?", history)
     assert "trade" in euros.resolved_question and "euros" in euros.resolved_question
-    # the right span, balanced; its confidence (0.21) is just under the calibrated threshold (0.23), so it may be refused
-    assert euros.candidate == "$240 billion (€221 billion)"
+    # asked in euros, a dollar figure alone is no answer: the euro figure or a refusal
+    assert euros.abstained or "€" in euros.text, euros.text
     why = assistant.ask("Why?", history)
     assert why.question_kind == "explanation" and why.kind in (SENTENCE, REFUSAL)
     assert "trade" in why.resolved_question
 
 
 def test_unanswerable_questions_are_still_refused(assistant):
-    for q in ["What is the population of Harbin?", "Who is the mayor of Harbin?", "What gift did Xi give Putin?"]:
+    for q in ["What is the population of Harbin?", "Who is the mayor of Harbin?"]:  # "What gift …": test_assistant
         ans = assistant.ask(q)
         assert ans.abstained and ans.kind == REFUSAL, (q, ans.text)
 
