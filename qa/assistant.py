@@ -16,7 +16,7 @@ from qa.conversation import asks_on_its_own, elliptical, resolve as resolve_foll
 from qa.document import Document, load as load_document
 from qa.index import Embedder, Index, IndexLoadError, stored_documents
 from qa.models import read_models_file, resolve
-from qa.question import EXPLANATION, YESNO, Speller, classify, expand_shorthand, summary_topic
+from qa.question import EXPLANATION, YESNO, Speller, classify, expand_shorthand, statement, summary_topic
 from qa.question import SUMMARY as SUMMARY_Q
 from qa.readers import Reader, make_reader
 from qa.reranker import Reranker
@@ -234,15 +234,16 @@ class Assistant:
         t_rerank = time.perf_counter()
         passages = self._rerank(search, reading, passages, self.settings.top_k)
         t1 = time.perf_counter()
-        candidates = self.reader.read(reading, [p.chunk.text for p in passages])
+        asked = statement(reading) if kind == YESNO else reading  # its evidence is read for what it asserts
+        candidates = self.reader.read(asked, [p.chunk.text for p in passages])
         t2 = time.perf_counter()
         sources = [Source(p.chunk.doc_id, p.chunk.title, p.chunk.text, p.chunk.start, p.chunk.end, p.score)
                    for p in passages]
-        conf, best, evidence = self.best_candidate(reading, candidates, [p.dense for p in passages])
+        conf, best, evidence = self.best_candidate(asked, candidates, [p.dense for p in passages])
         base.update(candidate=best.text if best else "",
                     evidence=dict(zip(("bias", "reader", "retrieval", "type_match"), evidence)))
         if kind in (EXPLANATION, YESNO) and self.picker is not None:
-            ans = self._sentence(reading, kind, passages, sources, candidates, base)
+            ans = self._sentence(asked, kind, passages, sources, candidates, base)
         else:
             ans = self._span(conf, best, sources, base)
         ans.timings = {"retrieval_s": t1 - t0, "rerank_s": t1 - t_rerank, "reader_s": t2 - t1,

@@ -89,6 +89,13 @@ def summary_topic(question: str) -> str:
     return " ".join(_FILLER.sub(" ", question).split())
 
 
+def statement(question: str) -> str:
+    """A yes/no question without its leading auxiliary ("is the fire contained yet" -> "the fire contained yet"):
+    what it asserts, which its evidence sentence reads like more than a question does (the sentence models and the
+    reader were trained on wh-questions)."""
+    return _AUX.sub("", question.strip(), count=1).strip() or question
+
+
 def classify(question: str) -> str:
     """The answer shape that fits the question (see the module's docstring)."""
     q = question.strip()

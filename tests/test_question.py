@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.question import EXPLANATION, FACTOID, SUMMARY, YESNO, Speller, classify, expand_shorthand, summary_topic
+from qa.question import (EXPLANATION, FACTOID, SUMMARY, YESNO, Speller, classify, expand_shorthand, statement,
+                         summary_topic)
 
 DATA = Path(__file__).parent / "data"
 
@@ -61,3 +62,9 @@ def test_speller_fixes_words_of_the_documents_only(article):
     assert fix("sanctons on electric cars") == "sanctions on electric cars"
     assert fix("Who is Zelensky?") == "Who is Zelensky?"  # a name not in the documents stays as typed
     assert fix("the weather in paris") == "the weather in paris"  # English words are never changed
+
+
+def test_a_yes_no_question_is_read_for_what_it_asserts():
+    assert statement("Is the fire contained yet?") == "the fire contained yet?"
+    assert statement("so did putin visit beijing") == "putin visit beijing"
+    assert statement("What did Putin sign?") == "What did Putin sign?"  # not a yes/no question: unchanged
