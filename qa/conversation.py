@@ -99,8 +99,9 @@ def expand_ellipsis(question: str, last_q: str, last_a: str) -> str:
         return question
     if _WH_ONLY.match(rest):
         fragment = re.sub(r"\s+that$", "", fragment, flags=re.I)
-        if _WH_HEAD.match(body):  # "when was that" after "what did they sign": "when did they sign …"
-            body = _WH_HEAD.sub("", body)
+        head = _WH_HEAD.match(body)
+        if head:  # "when was that" after "what did they sign": "when did they sign …"
+            body = body[head.end():]
             fragment = re.sub(rf"(\s+{_AUX})+$", "", fragment, flags=re.I)
         return f"{fragment} {body} {last_a}".strip() + "?"
     if len(rest.split()) <= 4 and not _WH.match(rest) and not _CLAUSE.match(rest):
