@@ -211,7 +211,7 @@ class Assistant:
             return passages
         if not self._reorders(search, reading):
             return self.reranker.score(reading, passages)
-        return self.reranker.rerank(reading, passages, k)
+        return self.reranker.rerank(reading, passages, k, self.settings.rerank_fusion)
 
     def retrieve(self, question: str, history: list[tuple[str, str]] | None = None, k: int | None = None):
         """The passages `ask` would read, best first."""

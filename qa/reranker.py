@@ -83,10 +83,17 @@ class Reranker:
                     out.append(self._model(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"]).numpy())
         return np.concatenate(out) if out else np.zeros(0, dtype="float32")
 
-    def rerank(self, question: str, passages: list, k: int) -> list:
-        """The `k` passages the cross-encoder scores highest, best first, each with its `rerank` score."""
+    def rerank(self, question: str, passages: list, k: int, fusion: int = 0) -> list:
+        """The best `k` of `passages` (given best first), each with its `rerank` score: those the cross-encoder scores
+        highest or, with `fusion` > 0, those best by reciprocal rank fusion (that constant) of its order and the
+        order given (README, "Reranker")."""
         s = self.scores(question, [p.chunk.text for p in passages])
-        return _scored(passages, s, np.argsort(-s, kind="stable")[:k])
+        order = np.argsort(-s, kind="stable")
+        if fusion > 0:
+            ranks = np.empty(len(order))
+            ranks[order] = np.arange(len(order))
+            order = np.argsort(-(1 / (fusion + np.arange(len(order))) + 1 / (fusion + ranks)), kind="stable")
+        return _scored(passages, s, order[:k])
 
     def score(self, question: str, passages: list) -> list:
         """`passages` in the order given, each with its `rerank` score."""

@@ -21,6 +21,8 @@ class Settings:
     top_k: int = 4  # passages handed to the reader
     rerank_k: int = 8  # fused passages the reranker (models.txt) reads to pick those `top_k`; 0: no reranking
     rrf_k: int = 60
+    # the reranker's order fused with retrieval's by reciprocal rank, this constant (README, "Reranker"); 0: its own
+    rerank_fusion: int = 2
     onnx_query: bool = True  # question vectors through ONNX Runtime (faster, same vectors); False: torch
     reader_int8: bool = False  # the reader through ONNX Runtime, int8 weights (qa/readers/int8.py)
     reranker_int8: bool = True  # the reranker likewise: half the time, the same ranking (README, "Reranker")
@@ -29,7 +31,7 @@ class Settings:
     # reader-only evaluation (`qa eval --gold-context`) has its own threshold, the best-F1 one as SQuAD
     # defines it, set by `qa calibrate --gold-context`; None: use `threshold`
     gold_context_threshold: float | None = None
-    confidence_weights: dict = field(default_factory=dict)  # per reader name; set by `qa calibrate`
+    confidence_weights: dict = field(default_factory=dict)  # per reader model (`calibration_key`); `qa calibrate`
     # answer shapes (qa.question decides the kind of question)
     # a sentence's score: the weighted mean of the selector's probability, the sentence cross-encoder's (models.txt
     # `sentence_scorer`), the reader's confidence in a span inside it, and the reranker's probability for its passage

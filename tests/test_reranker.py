@@ -191,3 +191,22 @@ def test_the_sentence_cross_encoder_finds_the_answer_sentence_and_joins_the_pick
     keys = ("unit", "init", "seed", "lr", "v11_questions", "half_a_folds", "casual")
     assert {k: run[k] for k in keys} == {k: c[k] for k in keys}
     assert "CC BY-SA 4.0" in (folder / "README.md").read_text()
+
+
+def test_fused_with_retrieval_order_the_reranker_keeps_what_retrieval_ranked_first(assistant):
+    """Ordered by the reranker alone, the one passage that answers could drop out of the four the reader reads
+    (README, "Reranker"); fused with retrieval's order (`rerank_fusion`), it stays and the question is answered."""
+    from qa.document import load as load_document
+
+    chat = ROOT / "tests" / "data" / "chat" / "docs"
+    docs = [load_document(chat / f"{d}.txt", doc_id=d) for d in ("flood", "chipmaker")]
+    a = assistant.with_documents(docs)  # the chat dev set's three documents
+    question = "How many workers has Norvane hired at Fab 9 so far?"
+    fused = a._retriever.search(question, a.settings.rerank_k)
+    assert "hired 1,100" in fused[0].chunk.text
+    alone = a.reranker.rerank(question, fused, a.settings.top_k)
+    assert not any("hired 1,100" in p.chunk.text for p in alone)
+    assert a.with_index(a.index, dataclasses.replace(a.settings, rerank_fusion=0)).ask(question).abstained
+    kept = a.reranker.rerank(question, fused, a.settings.top_k, a.settings.rerank_fusion)
+    assert any("hired 1,100" in p.chunk.text for p in kept)
+    assert a.ask(question).text == "1,100"
