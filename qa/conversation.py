@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from qa.question import opens_with_auxiliary
+
 _PRONOUN = re.compile(r"\b(it|its|he|she|him|her|his|they|them|em|their|there|that)\b", re.I)
 _LEAD = re.compile(r"^(?:(and|but|so|also|plus|then|ok|okay)\b[\s,]*)?(?:(what|how) about|what of|and)?\s*", re.I)
 _WH = re.compile(r"^(why|how|when|where|who|whom|what|which|how come|how so)\b", re.I)
@@ -13,7 +15,6 @@ _ATTACHED = re.compile(r"^(in|on|at|for|to|from|with|by|about|of|the|those|these
 _AUX = r"(?:did|does|do|is|was|are|were|has|have|had|will|would|can|could)"
 # "How much did Bluegum lose": the question word and its noun, before the auxiliary; "Why?" asks about the rest
 _WH_HEAD = re.compile(rf"^(?:how\s+\w+|what|which|who|whom|whose|when|where)(?:\s+\w+)??\s+(?={_AUX}\b)", re.I)
-_CLAUSE = re.compile(rf"^(?:{_AUX}|should)\b", re.I)
 _NAME = re.compile(r"\b([A-Z$][\w'$,.-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'-]*)*)")
 _QWORDS = {"What", "Who", "Whom", "Where", "When", "Why", "How", "Which", "Did", "Does", "Do", "Is", "Was", "Are",
            "Were", "Can", "Could", "Has", "Have", "Had", "And", "But", "So", "In", "On", "At"}
@@ -99,12 +100,16 @@ def expand_ellipsis(question: str, last_q: str, last_a: str) -> str:
         return question
     if _WH_ONLY.match(rest):
         fragment = re.sub(r"\s+that$", "", fragment, flags=re.I)
+        if re.match(r"^(why|how come)$", fragment, re.I) and re.match(r"^(why|how come)\b", body, re.I):
+            # "Why?" after a why-question: why its answer is so, not the same question again ("Why Why did …")
+            reason = re.sub(r"^(because( of)?|due to|since|as)\s+", "", last_a, flags=re.I)
+            return f"{fragment} {reason}?" if reason else last_q
         head = _WH_HEAD.match(body)
         if head:  # "when was that" after "what did they sign": "when did they sign …"
             body = body[head.end():]
             fragment = re.sub(rf"(\s+{_AUX})+$", "", fragment, flags=re.I)
         return f"{fragment} {body} {last_a}".strip() + "?"
-    if len(rest.split()) <= 4 and not _WH.match(rest) and not _CLAUSE.match(rest):
+    if len(rest.split()) <= 4 and not _WH.match(rest) and not opens_with_auxiliary(rest):
         names = [n for n in _names(last_q) if n.lower() not in rest.lower()]
         if names and not _ATTACHED.match(rest) and len(rest.split()) <= 3:  # "what about Xi?": same question, Xi
             return last_q.replace(names[0], fragment, 1)
@@ -115,7 +120,9 @@ def expand_ellipsis(question: str, last_q: str, last_a: str) -> str:
 def asks_on_its_own(question: str) -> bool:
     """The follow-up's own form says what it asks ('Why?', 'did he …'), though its subject is the last turn's."""
     rest = question[_LEAD.match(question).end():].strip()
-    return bool(rest) and not re.match(r"^(what|how) about\b", question, re.I) and bool(_WH.match(rest) or _CLAUSE.match(rest))
+    if not rest or re.match(r"^(what|how) about\b", question, re.I):
+        return False
+    return bool(_WH.match(rest)) or opens_with_auxiliary(rest)
 
 
 def elliptical(question: str) -> bool:
@@ -158,7 +165,7 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
     asked_who = last_q.strip().lower().startswith(("who", "whom", "whose"))
     # "it"/"they" stand for the last answer when it is a thing, not a person, a time or an amount, nor the "yes" or
     # "no" of a yes/no question (after "did the stock go up?" "Yes, to A$2.28", "it" is still the stock)
-    asked_yes_no = bool(_CLAUSE.match(last_q.strip()))
+    asked_yes_no = opens_with_auxiliary(last_q)
     about_answer = not asked_who and not _ASKS_AMOUNT.match(last_q) and not asked_yes_no
     thing = [answer] if about_answer and _is_referent(answer, common) else []
     # a yes/no question names its subject first ("Is Harbin the capital of …?")

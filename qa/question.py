@@ -89,6 +89,11 @@ def summary_topic(question: str) -> str:
     return " ".join(_FILLER.sub(" ", question).split())
 
 
+def opens_with_auxiliary(question: str) -> bool:
+    """Whether a question opens with an auxiliary ("did he …", "isn't it …"): the form of a yes/no question."""
+    return bool(_AUX.match(question.strip()))
+
+
 def statement(question: str) -> str:
     """A yes/no question without its leading auxiliary ("is the fire contained yet" -> "the fire contained yet"):
     what it asserts, which its evidence sentence reads like more than a question does (the sentence models and the
@@ -103,7 +108,7 @@ def classify(question: str) -> str:
         return SUMMARY
     if _HOW_MUCH.search(q):
         return FACTOID
-    if _AUX.search(q) and " or " not in q.lower():
+    if opens_with_auxiliary(q) and " or " not in q.lower():
         return YESNO
     if _EXPLAIN.search(q):
         return EXPLANATION

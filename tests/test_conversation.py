@@ -27,6 +27,9 @@ def test_elliptical_follow_ups_take_the_last_question():
     trade = [("How large was trade between Russia and China last year?", "$240 billion")]
     assert resolve("And in euros?", trade)[1] == "How large was trade between Russia and China last year in euros?"
     assert resolve("Why?", trade)[1] == "Why was trade between Russia and China last year $240 billion?"
+    cars = [("Why did the car chip business fall?", "Because carmakers cut orders.")]
+    assert resolve("Why?", cars)[1] == "Why carmakers cut orders?"
+    assert resolve("Why?", [("Why did Putin go to China?", "")])[1] == "Why did Putin go to China?"
     said = [("What did Putin say about US tariffs?", "unfair competition")]
     assert resolve("What about Xi?", said)[1] == "What did Xi say about US tariffs?"
     assert resolve("and xi?", said)[1] == "What did xi say about US tariffs?"
