@@ -118,8 +118,11 @@ class Assistant:
         selector = SentenceSelector(resolve(models["selector"])) if "selector" in models else None
         reranker = Reranker(resolve(models["reranker"]), int8=settings.reranker_int8) if "reranker" in models else None
         scorer = Reranker(resolve(models["sentence_scorer"])) if "sentence_scorer" in models else None
-        return cls(settings, index, embedder, make_reader(models["reader"], settings.reader_int8), selector, reranker,
-                   scorer)
+        reader = make_reader(models["reader"], settings.reader_int8)
+        if reader.calibration_key not in settings.confidence_weights:
+            log.warning("settings.json has no span-confidence weights for %s; `qa calibrate` fits them",
+                        reader.calibration_key)
+        return cls(settings, index, embedder, reader, selector, reranker, scorer)
 
     @property
     def index(self) -> Index:
@@ -154,7 +157,7 @@ class Assistant:
 
     def span_confidence(self, x: list[float]) -> float:
         """The calibrated confidence of a span from its evidence features (qa.confidence)."""
-        return confidence(x, self.settings.confidence_weights.get(self.reader.name, DEFAULT_WEIGHTS))
+        return confidence(x, self.settings.confidence_weights.get(self.reader.calibration_key, DEFAULT_WEIGHTS))
 
     def with_index(self, index: Index, settings: Settings | None = None) -> "Assistant":
         """An assistant over another index, sharing this one's loaded models and its summaries' sentence vectors."""

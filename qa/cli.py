@@ -244,8 +244,8 @@ def calibrate(file: Path = typer.Argument(..., help="SQuAD v2.0 or CoQA JSON to 
     max_refused = 0.2 if max_refused is None else max_refused
     weights, thresh, best_f1 = fit(result, max_refused)
     settings.save_overrides(path, threshold=round(thresh, 4),
-                            confidence_weights={**settings.confidence_weights, a.reader.name: weights})
-    out.print(f"{a.reader.name}: weights {weights}, threshold {thresh:.4f} (F1 {best_f1:.1f} on "
+                            confidence_weights={**settings.confidence_weights, a.reader.calibration_key: weights})
+    out.print(f"{a.reader.calibration_key}: weights {weights}, threshold {thresh:.4f} (F1 {best_f1:.1f} on "
               f"{result['total']} questions of {file}, refusing at most {max_refused:.0%} of the answerable) "
               f"→ {path}")
 

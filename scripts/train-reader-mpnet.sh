@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The all-mpnet-base-v2 reader, trained on 2 CPU cores in two-hour runs (README, "A larger base"). Not shipped yet.
+# The all-mpnet-base-v2 reader, trained on 2 CPU cores in two-hour runs (README, "A larger base"). Phase 2's adapter
+# is the shipped models/reader-mpnet-squad-lora.
 # Usage: scripts/train-reader-mpnet.sh [PHASE [THREADS]], PHASE 1 (default) or 2, 3, …
 # Phase 1 is phase 5's data from scratch (SQuAD v1.1 with every kind of no-answer example, half A's folds 0-3 with
 # their real unanswerables, 20% casual rewrites), fold 4 held out. Each later phase starts from the one before's

@@ -98,3 +98,15 @@ def test_markup_in_a_question_is_not_read_as_words(assistant):
 def test_no_network_was_touched(assistant, offline):
     assistant.ask("Which broadcaster showed footage of the two leaders?")
     assert offline == []
+
+
+def test_each_reader_model_keeps_its_own_confidence_weights(assistant):
+    # fitted to one model's scores: the shipped reader has its own, and another model does not borrow them
+    from qa.models import ModelEntry
+    from qa.readers import make_reader
+    from qa.settings import ROOT, Settings
+
+    key = assistant.reader.calibration_key
+    assert key in Settings.load().confidence_weights
+    minilm = make_reader(ModelEntry("reader", "minilm", str(ROOT / "models" / "reader-minilm-squad-lora")))
+    assert minilm.calibration_key != key

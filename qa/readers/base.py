@@ -19,6 +19,9 @@ class Candidate:
 
 class Reader(Protocol):
     name: str
+    # what its span-confidence weights are kept under in settings.json (`qa calibrate`): they are fitted to one
+    # model's scores, so each model has its own
+    calibration_key: str
 
     def warm_up(self) -> None:
         """Load weights; called once, lazily."""

@@ -95,6 +95,10 @@ class ExtractiveReader:
         self._tok = None
         self._lock = threading.Lock()
 
+    @property
+    def calibration_key(self) -> str:
+        return f"{self.name}:{Path(self.adapter or self.model_id).name}" + (":int8" if self.int8 else "")
+
     @classmethod
     def from_loaded(cls, model, tokenizer) -> "ExtractiveReader":
         """Wrap a model already in memory (the one being trained)."""

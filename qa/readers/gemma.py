@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -48,6 +49,10 @@ class GemmaSpanReader:
         self._tok = None
         self._end_ids = None
         self._lock = threading.Lock()
+
+    @property
+    def calibration_key(self) -> str:
+        return f"{self.name}:{Path(self.model_id).name}"
 
     def warm_up(self) -> None:
         with self._lock:
