@@ -93,8 +93,7 @@ class Assistant:
                                      selector_weight=settings.sentence_selector_weight,
                                      scorer_weight=settings.sentence_scorer_weight,
                                      reader_weight=settings.sentence_reader_weight,
-                                     passage_weight=settings.sentence_passage_weight,
-                                     lead_weight=settings.sentence_lead_weight) if selector else None
+                                     passage_weight=settings.sentence_passage_weight) if selector else None
         self.summarizer = Summarizer(embedder, settings.summary_words)
         self._index = index
         self._retriever = Retriever(index, embedder, settings.rrf_k)
@@ -264,8 +263,7 @@ class Assistant:
     def _sentence(self, reading: str, kind: str, passages, sources: list[Source], candidates, base: dict) -> Answer:
         """The sentence (or two) that answers; its key part is the reader's span when it lies inside."""
         probs = [sigmoid(p.rerank) for p in passages] if self.reranker else None
-        pick = self.picker.pick(reading, [p.chunk.text for p in passages], candidates, probs,
-                                [p.chunk.start == 0 for p in passages])
+        pick = self.picker.pick(reading, [p.chunk.text for p in passages], candidates, probs)
         conf = pick.score if pick else 0.0
         if pick is None or conf < self.settings.sentence_threshold:
             return Answer(ABSTAIN_TEXT, True, conf, sources, kind=REFUSAL, **base)

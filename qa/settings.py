@@ -40,7 +40,6 @@ class Settings:
     sentence_scorer_weight: float = 1.0
     sentence_reader_weight: float = 1.0
     sentence_passage_weight: float = 1.0
-    sentence_lead_weight: float = 0.25  # times a document's lead sentence's probability (qa.shapes.SentencePicker.pick)
     sentence_threshold: float = 0.3  # that score needed for a sentence or evidence answer; `qa calibrate CHAT_SET`
     summary_words: int = 120  # word budget of a summary
     max_question_chars: int = 2000

@@ -33,7 +33,7 @@ class SentencePick:
 class SentencePicker:
     def __init__(self, embedder, selector, scorer=None, max_words: int = 60, second_ratio: float = 0.6,
                  selector_weight: float = 1.0, scorer_weight: float = 1.0, reader_weight: float = 1.0,
-                 passage_weight: float = 1.0, lead_weight: float = 1.0, cached_sentences: int = 4096):
+                 passage_weight: float = 1.0, cached_sentences: int = 4096):
         self.embedder = embedder
         self.selector = selector
         self.scorer = scorer
@@ -43,7 +43,6 @@ class SentencePicker:
         self.second_ratio = second_ratio
         self.reader_weight = reader_weight
         self.passage_weight = passage_weight
-        self.lead_weight = lead_weight
         # the passages are the index's chunks, so their sentences come back question after question
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cached = cached_sentences
@@ -81,24 +80,17 @@ class SentencePicker:
             weights += self.scorer_weight
         return total / max(weights, 1e-9)
 
-    def pick(self, question: str, passages: list[str], candidates=(), passage_probs=None,
-             openings=None) -> SentencePick | None:
+    def pick(self, question: str, passages: list[str], candidates=(), passage_probs=None) -> SentencePick | None:
         """The best sentence: its probability (`sentence_probabilities`), plus `reader_weight` x the reader's confidence
         when the reader's best span of that passage lies in the sentence (the sentence models see the whole
         sentence, the reader the exact words: a lead sentence is like every question, the reader's span is not), plus
         `passage_weight` x the reranker's probability that its passage holds the answer (the reranker reads the
-        sentence in its context). The score is that weighted mean, in [0, 1]. `openings` says which passages open
-        their document: a news story's lead sentence sums up the whole story, so it reads like an answer to every
-        question about it, and its probability is weighed by `lead_weight`."""
+        sentence in its context). The score is that weighted mean, in [0, 1]."""
         spans = [(pi, s, e) for pi, text in enumerate(passages) for s, e in sentences(text) if is_prose(text[s:e])]
         if not spans:
             return None
         texts = [passages[pi][s:e] for pi, s, e in spans]
         probs = self.sentence_probabilities(question, texts)
-        for pi, opens in enumerate(openings or ()):
-            lead = next((i for i, span in enumerate(spans) if span[0] == pi), None)
-            if opens and lead is not None:
-                probs[lead] *= self.lead_weight
         support = np.zeros(len(spans))
         for c in candidates:
             for i, (pi, s, e) in enumerate(spans):

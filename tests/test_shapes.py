@@ -92,17 +92,3 @@ def test_a_summary_request_naming_no_document_gets_an_overview_of_each(assistant
     named = both.ask("tl;dr on the dornbach flooding")  # a request that names one still gets that one
     assert {s.doc_id for s in named.sources} == {"flood"}
     assert named.sources[0].text.startswith("Floodwater from the Selde")  # "DORNBACH, Germany, … (Wire) - " left out
-
-
-def test_a_news_lead_does_not_answer_a_why_question_for_sharing_its_words(assistant):
-    """A story's lead sentence sums it up, so it shares words with every question about it; weighed like any other
-    sentence it was given as the way people were rescued (`sentence_lead_weight`, README "Answer shapes")."""
-    import dataclasses
-
-    docs = Path(__file__).parent / "data" / "chat" / "docs"
-    a = assistant.with_documents([load_document(docs / f"{d}.txt", doc_id=d) for d in ("flood", "chipmaker")])
-    question = "How were people rescued from the floodwater in Dornbach?"
-    unweighted = a.with_index(a.index, dataclasses.replace(a.settings, sentence_lead_weight=1.0)).ask(question)
-    assert unweighted.text.startswith("DORNBACH, Germany"), unweighted.text
-    ans = a.ask(question)
-    assert not ans.text.startswith("DORNBACH, Germany"), ans.text
