@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.retrieval import reciprocal_rank_fusion
+
 MAX_LEN = 192  # question + one chunk of at most 80 words fits
 
 
@@ -88,11 +90,10 @@ class Reranker:
         highest or, with `fusion` > 0, those best by reciprocal rank fusion (that constant) of its order and the
         order given (README, "Reranker")."""
         s = self.scores(question, [p.chunk.text for p in passages])
-        order = np.argsort(-s, kind="stable")
+        order = [int(i) for i in np.argsort(-s, kind="stable")]
         if fusion > 0:
-            ranks = np.empty(len(order))
-            ranks[order] = np.arange(len(order))
-            order = np.argsort(-(1 / (fusion + np.arange(len(order))) + 1 / (fusion + ranks)), kind="stable")
+            fused = reciprocal_rank_fusion([list(range(len(passages))), order], fusion)
+            order = sorted(range(len(passages)), key=lambda i: -fused[i])
         return _scored(passages, s, order[:k])
 
     def score(self, question: str, passages: list) -> list:

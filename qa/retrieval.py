@@ -30,6 +30,16 @@ class Passage:
     rerank: float | None = None  # the cross-encoder's logit, when a reranker scored the passages
 
 
+def reciprocal_rank_fusion(rankings: list[list[int]], k: int) -> dict[int, float]:
+    """Each item's sum, over the rankings (item ids, best first), of 1 / (k + its rank), rank counted from 1; a
+    ranking that leaves an item out adds nothing for it."""
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, i in enumerate(ranking, 1):
+            fused[i] = fused.get(i, 0.0) + 1 / (k + rank)
+    return fused
+
+
 class Retriever:
     def __init__(self, index: Index, embedder: Embedder, rrf_k: int = 60):
         from rank_bm25 import BM25Okapi
@@ -45,12 +55,10 @@ class Retriever:
         qv = self.embedder.encode_query(query)
         dense, order = self.index.faiss.search(qv, n)
         dense_score = {int(i): float(s) for i, s in zip(order[0], dense[0]) if i >= 0}
-        dense_rank = {int(i): r for r, i in enumerate(order[0]) if i >= 0}
         bm = self.bm25.get_scores(tokens(query) or ["∅"])
         # only chunks sharing a word with the query are ranked by BM25: the rest tie at 0, and ranking them by their
         # place in the index would favour the first document indexed
-        bm_rank = {int(i): r for r, i in enumerate(sorted((i for i in range(n) if bm[i] > 0), key=lambda i: -bm[i]))}
-        fused = {i: 1 / (self.rrf_k + dense_rank[i] + 1) + (1 / (self.rrf_k + bm_rank[i] + 1) if i in bm_rank else 0.0)
-                 for i in range(n)}
-        best = sorted(fused, key=lambda i: -fused[i])[:k]
+        bm_order = sorted((i for i in range(n) if bm[i] > 0), key=lambda i: -bm[i])
+        fused = reciprocal_rank_fusion([[int(i) for i in order[0] if i >= 0], bm_order], self.rrf_k)
+        best = sorted(range(n), key=lambda i: -fused[i])[:k]
         return [Passage(self.index.chunks[i], fused[i], dense_score[i], float(bm[i]), r) for r, i in enumerate(best)]

@@ -20,9 +20,9 @@ class Settings:
     # retrieval
     top_k: int = 4  # passages handed to the reader
     rerank_k: int = 8  # fused passages the reranker (models.txt) reads to pick those `top_k`; 0: no reranking
-    rrf_k: int = 60
-    # the reranker's order fused with retrieval's by reciprocal rank, this constant (README, "Reranker"); 0: its own
-    rerank_fusion: int = 2
+    rrf_k: int = 60  # reciprocal rank fusion of the dense and BM25 rankings: 1 / (rrf_k + rank), rank from 1
+    # the reranker's order fused likewise with retrieval's, with this constant (README, "Reranker"); 0: its own order
+    rerank_fusion: int = 1
     onnx_query: bool = True  # question vectors through ONNX Runtime (faster, same vectors); False: torch
     reader_int8: bool = False  # the reader through ONNX Runtime, int8 weights (qa/readers/int8.py)
     reranker_int8: bool = True  # the reranker likewise: half the time, the same ranking (README, "Reranker")
