@@ -4,11 +4,13 @@
 
 The held-out fold's articles are split in two by title; the threshold that gives the best F1 on one half
 is applied to the other, and the other way round, so no reported figure uses a threshold fitted on itself.
-Each adapter is read through the chat's own span confidence (qa.assistant), in one run.
+Each adapter is read through the chat's own span confidence (qa.assistant) with the shipped reader's weights, so
+that readers not yet calibrated are compared on equal terms, in one run.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -71,7 +73,10 @@ def main() -> None:
         base = Assistant.load(index_dir=Path(tmp) / "index", documents=load_question_set(path).documents)
         for spec in args.adapters:
             reader = make_reader(parse_entry("reader", f"minilm-squad-lora @ {spec}"))
-            a = Assistant(base.settings, base.index, base.embedder, reader)
+            shipped = base.settings.confidence_weights.get(base.reader.calibration_key)
+            settings = dataclasses.replace(base.settings, confidence_weights={reader.calibration_key: shipped}) \
+                if shipped else base.settings
+            a = Assistant(settings, base.index, base.embedder, reader)
             res = evaluate(path, assistant=a, gold_context=True, progress=False)
             rows = [{**r, "article": article_of[r["id"]]} for r in res["predictions"]]
             has = [r for r in rows if r["has_answer"]]
