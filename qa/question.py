@@ -55,9 +55,10 @@ _EXPLAIN = re.compile(
     r"triggered|made)\b|"
     r"\bwhat (is|are|was|were) .{0,60}\babout\b|"
     r"\bwhat (are|were|is|was) the (\w+ )?(reasons?|concerns?|role|causes?|criticisms?|consequences|effects|impact|"
-    r"implications|worries|objections|problems?|issues?|complaints?|arguments?|risks?|benefits?|"
+    r"implications|worry|worries|objections|problems?|issues?|complaints?|arguments?|risks?|benefits?|"
     r"significance|background|context|outcome|response|reaction)\b|"
-    r"\b(reasons?|explanation) (for|why|behind)\b|\bwhat do we know about\b|\bany (details|info)",
+    r"\b(reasons?|explanation) (for|why|behind)\b|^(on|for) what (grounds|reasons?)\b|\bwhat do we know about\b|"
+    r"\bany (details|info)",
     re.I)
 
 
@@ -101,9 +102,12 @@ def statement(question: str) -> str:
     return _AUX.sub("", question.strip(), count=1).strip() or question
 
 
+_IS = re.compile(r"\b(what|who|where|when|why|how|that|it)['’]s\b", re.I)
+
+
 def classify(question: str) -> str:
     """The answer shape that fits the question (see the module's docstring)."""
-    q = question.strip()
+    q = _IS.sub(r"\1 is", question.strip())  # "what's he worried about" reads as "what is …"
     if _SUMMARY.search(q):
         return SUMMARY
     if _HOW_MUCH.search(q):

@@ -37,6 +37,11 @@ def test_shorthand_is_expanded(typed, meant):
     ("Did he fly or take the train?", FACTOID),
     ("How long did Putin stay in China?", FACTOID),
     ("Who is the mayor of Harbin?", FACTOID),
+    ("What's the minister most worried about?", EXPLANATION),  # "what's" reads as "what is"
+    ("What’s the mayor’s point about the budget?", EXPLANATION),
+    ("What's the population of Harbin?", FACTOID),
+    ("on what grounds?", EXPLANATION),
+    ("what is the worry with the wind on tuesday", EXPLANATION),
 ])
 def test_kind(question, kind):
     assert classify(question) == kind
