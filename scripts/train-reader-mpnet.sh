@@ -19,7 +19,10 @@ common=(--base sentence-transformers/all-mpnet-base-v2 --epochs 0.05 --batch-siz
 if [ "$phase" = 1 ]; then
     .venv/bin/qa train "${common[@]}" --out runs/reader-mpnet1 --export runs/reader-mpnet1/export --seed 41 --lr 4e-4
 else
+    init=runs/reader-mpnet$((phase - 1))/export
+    # runs/ is not committed: in a fresh checkout phase 2's adapter is the shipped one
+    if [ ! -d "$init" ] && [ "$phase" = 3 ]; then init=models/reader-mpnet-squad-lora; fi
     .venv/bin/qa train "${common[@]}" --out runs/reader-mpnet$phase --export runs/reader-mpnet$phase/export \
-        --init runs/reader-mpnet$((phase - 1))/export --seed $((40 + phase)) --lr 2e-4
+        --init "$init" --seed $((40 + phase)) --lr 2e-4
 fi
 .venv/bin/python scripts/reader-heldout.py models/reader-minilm-squad-lora runs/reader-mpnet$phase/export
