@@ -34,8 +34,8 @@ _WORD = re.compile(r"[A-Za-z0-9][\w'/;-]*")
 _SUMMARY = re.compile(
     r"\b(summari[sz]e|summary|sum (it |this |that |things |the \w+ )?up|tl;? ?dr|gist|main (points?|idea|takeaways?)|"
     r"key (points?|takeaways?|facts)|takeaways?|overview|recap|in a nutshell|highlights|brief me|rundown|"
-    r"what('s| is| was)? (this|the|that)( [\w-]+){0,4} (article|story|piece|report|text|news|document)\b( \w+){0,4} about|"
-    r"what('s| is| was) (it|this|that)( one| thing)?( all)? about|what is (this|that) all about|"
+    r"what( is| was)? (this|the|that)( [\w-]+){0,4} (article|story|piece|report|text|news|document)\b( \w+){0,4} about|"
+    r"what( is| was) (it|this|that)( one| thing)?( all)? about|what is (this|that) all about|"
     r"what does (it|this|that|(the|this|that)( [\w-]+){0,3} (article|story|piece|report|text|document)) say\W*$|"
     r"what happened in (this|the) (article|story|piece)|short version|explain (the|this) (article|story))", re.I)
 _AUX = re.compile(r"^(so |and |but |ok |okay |wait |hmm )?(is|are|was|were|do|does|did|has|have|had|can|could|will|"
@@ -45,7 +45,7 @@ _HOW_MUCH = re.compile(r"^(so |and |but )?how (many|much|long|old|far|big|large|
                        r"wide|heavy|severe|bad|expensive)\b", re.I)
 _EXPLAIN = re.compile(
     r"^(so |and |but |ok |okay )?(why|how|explain|describe|tell me|in what way)\b|\b(why|how)\W*$|"
-    r"\b(and|or) (why|on what grounds|for what reason)\b|\bknown for\b|\bwhat('s| is| happens)? next\b|"
+    r"\b(and|or) (why|on what grounds|for what reason)\b|\bknown for\b|\bwhat( is| happens)? next\b|"
     r"\bwhat( else)? (did|does|do|has|have|had|was|were|is|are) .{0,60}\b(say|said|saying|think|thought|claim|claimed|"
     r"talk|talked|discuss|discussed|speak|spoke|"
     r"argue|argued|announce|announced|warn|warned|mean|meant|react|respond|responded|want|wanted|plan|planned|"
@@ -102,6 +102,7 @@ def statement(question: str) -> str:
     return _AUX.sub("", question.strip(), count=1).strip() or question
 
 
+# the patterns above spell "what is" only: `classify` reads "what's" (and who's, it's …) as that first
 _IS = re.compile(r"\b(what|who|where|when|why|how|that|it)['’]s\b", re.I)
 
 
