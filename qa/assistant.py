@@ -12,7 +12,7 @@ from pathlib import Path
 
 from qa.answer import ABSTAIN_TEXT, EVIDENCE, REFUSAL, SENTENCE, SPAN, SUMMARY, Answer, Source
 from qa.confidence import DEFAULT_WEIGHTS, confidence, features, sigmoid
-from qa.conversation import asks_on_its_own, elliptical, resolve as resolve_followup
+from qa.conversation import asks_on_its_own, elliptical, repeats, resolve as resolve_followup
 from qa.document import Document, load as load_document
 from qa.index import Embedder, Index, IndexLoadError, stored_documents
 from qa.models import read_models_file, resolve
@@ -239,6 +239,8 @@ class Assistant:
         t1 = time.perf_counter()
         asked = statement(reading) if kind == YESNO else reading  # its evidence is read for what it asserts
         candidates = self.reader.read(asked, [p.chunk.text for p in passages])
+        if history and elliptical(question):
+            candidates = [c for c in candidates if not repeats(c.text, history[-1][1])]
         t2 = time.perf_counter()
         sources = [Source(p.chunk.doc_id, p.chunk.title, p.chunk.text, p.chunk.start, p.chunk.end, p.score)
                    for p in passages]

@@ -117,6 +117,14 @@ def expand_ellipsis(question: str, last_q: str, last_a: str) -> str:
     return question
 
 
+def repeats(text: str, last_answer: str) -> bool:
+    """Whether an answer only says again what the last one said: a short follow-up ("and kids?", "like what?",
+    "to do what?") asks for something the last answer did not give."""
+    said = " ".join(re.findall(r"\w+", last_answer.lower()))
+    words = " ".join(re.findall(r"\w+", text.lower()))
+    return bool(words) and f" {words} " in f" {said} "
+
+
 def asks_on_its_own(question: str) -> bool:
     """The follow-up's own form says what it asks ('Why?', 'did he …'), though its subject is the last turn's."""
     rest = question[_LEAD.match(question).end():].strip()

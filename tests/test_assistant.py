@@ -49,6 +49,12 @@ def test_follow_up_is_resolved(assistant):
     assert "Little Moscow" in follow.text
 
 
+def test_a_short_follow_up_does_not_get_the_last_answer_again(assistant):
+    last = ("Where was Putin headed after the expo?", "To the Harbin Institute of Technology.")
+    ans = assistant.ask("to do what", history=[last])
+    assert "Institute of Technology" not in ans.text
+
+
 def test_a_casual_earlier_turn_is_read_whole_when_a_follow_up_builds_on_it(assistant):
     ans = assistant.ask("and in euros?", history=[("whats the trade between russia n china worth", "$240 billion")])
     assert ans.resolved_question.lower() == "what is the trade between russia and china worth in euros?"

@@ -1,4 +1,4 @@
-from qa.conversation import resolve
+from qa.conversation import repeats, resolve
 
 
 def test_no_history_is_unchanged():
@@ -112,3 +112,9 @@ def test_why_after_a_wh_question_asks_about_its_event_not_its_question_word():
     # a sentence's full stop is not part of what "that" stands for
     last = [("how many jobs r going", "About 380 of Bluegum's 1,900 jobs.")]
     assert resolve("What did the union say about that?", last)[1].endswith("1,900 jobs?")
+
+
+def test_an_answer_the_last_turn_already_gave_is_a_repeat():
+    last = "C$1,250 per adult, as a one-time payment."
+    assert repeats("C$1,250", last) and repeats("one-time payment", last)
+    assert not repeats("C$500", last) and not repeats("1,25", last) and not repeats("", last)
