@@ -20,6 +20,26 @@ from qa.retrieval import tokens
 
 _DIGIT = re.compile(r"\d")
 
+# What a question asks for, and what kind of statement a sentence is: the model weighs each pair (a "why" question
+# and a sentence that gives a cause), which word overlap and the vectors miss when the answer shares few words with
+# the question ("Why did the river flood the town?" – "… because of melting snow in the hills").
+_ASKS = [re.compile(p, re.I) for p in (
+    r"\b(why|how come|what (caused|led to|made)|reasons?|on what grounds)\b",
+    r"^\W*(\w+ )?how\b(?! (much|many|long|old|far|big|large|often|tall|high))",
+    r"\b(say|said|says|think|thought|react|respond|responded|claim|claimed|argue|argued|warn|warned|describe|call)\b",
+    r"\b(who|whom|whose)\b",
+    r"\b(when|what (year|date|day|month|time|century))\b",
+    r"\b(how (much|many|long|old|far|big|large)|what (percentage|number|amount|share))\b")]
+_STATES = [re.compile(p) for p in (
+    r"(?i)\b(because|due to|owing to|as a result|result(ed|s)? (in|from)|caused|causing|led to|after|since|"
+    r"so that|in order to|in response|thanks to|amid|following|reasons?)\b",
+    r"(?i)\b(by|through|using|via|with)\b",
+    r"[\"“”]|(?i:\b(said|says|told|according to|warned|added|argued|called)\b)",
+    r"(?<=[a-z,] )[A-Z][a-z]",  # a name inside the sentence
+    r"(?i)\b(1[5-9]\d\d|20\d\d|january|february|march|april|may|june|july|august|september|october|november|"
+    r"december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|ago)\b",
+    r"\d")]
+
 
 def _stem(word: str) -> str:
     return word[:5]  # "sanctions"/"sanction", "visited"/"visit": crude, but learned weights absorb the noise
@@ -29,12 +49,15 @@ def lexical(question: str, sentence: str) -> list[float]:
     q = {_stem(w) for w in tokens(question)}
     s = {_stem(w) for w in tokens(sentence)}
     hit = len(q & s)
+    asks = [bool(p.search(question)) for p in _ASKS]
+    states = [bool(p.search(sentence)) for p in _STATES]
     return [hit / max(len(q), 1), min(hit, 6) / 6, math.log1p(len(sentence.split())) / 4,
-            float(bool(_DIGIT.search(sentence)))]
+            float(bool(_DIGIT.search(sentence)))] + [float(a and b) for a in asks for b in states]
 
 
 def features(q_vec: np.ndarray, s_vecs: np.ndarray, question: str, sentences: list[str]) -> np.ndarray:
-    """One row per sentence: q*s (elementwise), cos(q, s), lexical overlap, length, has-a-number."""
+    """One row per sentence: q*s (elementwise), cos(q, s), lexical overlap, length, has-a-number, and what the
+    question asks for against what the sentence states."""
     prod = s_vecs * q_vec[None, :]
     cos = prod.sum(axis=1, keepdims=True)
     lex = np.array([lexical(question, s) for s in sentences], dtype="float32").reshape(len(sentences), -1)

@@ -127,7 +127,7 @@ def train(squad_dir: Path, out: Path, paragraphs: int = 4000, casual_rate: float
     vec = _embed(embedder, texts)
     log(f"embedded in {time.time() - t0:.0f} s")
     Xv, yv, _ = _matrix(v11, vec)
-    cos_col = Xv.shape[1] - 5
+    cos_col = len(next(iter(vec.values())))  # after the elementwise product
     cv = []
     for k in range(FOLDS):  # train on v1.1 + the other folds (casual variants included), test on fold k as asked
         train_a = [e for e in half_a if e[4] != k]

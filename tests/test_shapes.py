@@ -1,4 +1,5 @@
 """Answer shapes end to end on the real models: sentences, evidence, summaries, casual wording, follow-ups."""
+import math
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,16 @@ def test_a_summary_request_naming_no_document_gets_an_overview_of_each(assistant
     named = both.ask("tl;dr on the dornbach flooding")  # a request that names one still gets that one
     assert {s.doc_id for s in named.sources} == {"flood"}
     assert named.sources[0].text.startswith("Floodwater from the Selde")  # "DORNBACH, Germany, … (Wire) - " left out
+
+
+def test_the_selector_weighs_a_cause_up_for_a_why_question(assistant):
+    """The shipped selector weighs what a question asks for against what a sentence states (qa/selector.py): a
+    sentence giving a cause gains on one that shares the question's words when the question asks why, not when."""
+    texts = ["The Selde River flooded Dornbach on Tuesday night.",
+             "The water rose because of melting snow in the hills."]
+
+    def cause_log_odds(question):
+        p = assistant.picker.sentence_probabilities(question, texts)
+        return math.log(p[1] / p[0])
+
+    assert cause_log_odds("Why did the river flood the town?") > cause_log_odds("When did the river flood the town?") + 0.8
