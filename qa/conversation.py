@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from qa.metrics import normalize_answer
 from qa.question import opens_with_auxiliary
 
 _PRONOUN = re.compile(r"\b(it|its|he|she|him|her|his|they|them|em|their|there|that)\b", re.I)
@@ -120,9 +121,8 @@ def expand_ellipsis(question: str, last_q: str, last_a: str) -> str:
 def repeats(text: str, last_answer: str) -> bool:
     """Whether an answer only says again what the last one said: a short follow-up ("and kids?", "like what?",
     "to do what?") asks for something the last answer did not give."""
-    said = " ".join(re.findall(r"\w+", last_answer.lower()))
-    words = " ".join(re.findall(r"\w+", text.lower()))
-    return bool(words) and f" {words} " in f" {said} "
+    words = normalize_answer(text)
+    return bool(words) and f" {words} " in f" {normalize_answer(last_answer)} "
 
 
 def asks_on_its_own(question: str) -> bool:

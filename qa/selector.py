@@ -45,11 +45,10 @@ def _stem(word: str) -> str:
     return word[:5]  # "sanctions"/"sanction", "visited"/"visit": crude, but learned weights absorb the noise
 
 
-def lexical(question: str, sentence: str) -> list[float]:
-    q = {_stem(w) for w in tokens(question)}
+def lexical(q: set[str], asks: list[bool], sentence: str) -> list[float]:
+    """`q`: the question's stemmed words; `asks`: what it asks for (`_ASKS`); both read once per question."""
     s = {_stem(w) for w in tokens(sentence)}
     hit = len(q & s)
-    asks = [bool(p.search(question)) for p in _ASKS]
     states = [bool(p.search(sentence)) for p in _STATES]
     return [hit / max(len(q), 1), min(hit, 6) / 6, math.log1p(len(sentence.split())) / 4,
             float(bool(_DIGIT.search(sentence)))] + [float(a and b) for a in asks for b in states]
@@ -60,7 +59,8 @@ def features(q_vec: np.ndarray, s_vecs: np.ndarray, question: str, sentences: li
     question asks for against what the sentence states."""
     prod = s_vecs * q_vec[None, :]
     cos = prod.sum(axis=1, keepdims=True)
-    lex = np.array([lexical(question, s) for s in sentences], dtype="float32").reshape(len(sentences), -1)
+    q, asks = {_stem(w) for w in tokens(question)}, [bool(p.search(question)) for p in _ASKS]
+    lex = np.array([lexical(q, asks, s) for s in sentences], dtype="float32").reshape(len(sentences), -1)
     return np.hstack([prod, cos, lex]).astype("float32")
 
 
