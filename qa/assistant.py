@@ -239,8 +239,8 @@ class Assistant:
         t1 = time.perf_counter()
         asked = statement(reading) if kind == YESNO else reading  # its evidence is read for what it asserts
         candidates = self.reader.read(asked, [p.chunk.text for p in passages])
-        if history and elliptical(question):
-            candidates = [c for c in candidates if not repeats(c.text, history[-1][1])]
+        said = history[-1][1] if history and elliptical(question) else ""  # "Why?" asks for something not yet said
+        candidates = [c for c in candidates if not repeats(c.text, said)]
         t2 = time.perf_counter()
         sources = [Source(p.chunk.doc_id, p.chunk.title, p.chunk.text, p.chunk.start, p.chunk.end, p.score)
                    for p in passages]
@@ -248,7 +248,7 @@ class Assistant:
         base.update(candidate=best.text if best else "",
                     evidence=dict(zip(("bias", "reader", "retrieval", "type_match"), evidence)))
         if kind in (EXPLANATION, YESNO) and self.picker is not None:
-            ans = self._sentence(asked, kind, passages, sources, candidates, base)
+            ans = self._sentence(asked, kind, passages, sources, candidates, base, said)
         else:
             ans = self._span(conf, best, sources, base)
         ans.timings = {"retrieval_s": t1 - t0, "rerank_s": t1 - t_rerank, "reader_s": t2 - t1,
@@ -262,10 +262,12 @@ class Assistant:
         cited.answer_start, cited.answer_end = cited.start + best.start, cited.start + best.end
         return Answer(best.text, False, conf, [cited, *sources], kind=SPAN, **base)
 
-    def _sentence(self, reading: str, kind: str, passages, sources: list[Source], candidates, base: dict) -> Answer:
-        """The sentence (or two) that answers; its key part is the reader's span when it lies inside."""
+    def _sentence(self, reading: str, kind: str, passages, sources: list[Source], candidates, base: dict,
+                  said: str) -> Answer:
+        """The sentence (or two) that answers, not one the last answer (`said`) gave; its key part is the reader's
+        span when it lies inside."""
         probs = [sigmoid(p.rerank) for p in passages] if self.reranker else None
-        pick = self.picker.pick(reading, [p.chunk.text for p in passages], candidates, probs)
+        pick = self.picker.pick(reading, [p.chunk.text for p in passages], candidates, probs, said)
         conf = pick.score if pick else 0.0
         if pick is None or conf < self.settings.sentence_threshold:
             return Answer(ABSTAIN_TEXT, True, conf, sources, kind=REFUSAL, **base)

@@ -13,8 +13,8 @@ import re
 
 import numpy as np
 
-_NUMERIC_Q = re.compile(r"\b(how (many|much|old|far|large|big|high|tall|often)|what (percentage|percent|proportion|"
-                        r"number|amount|share|age)|population|by how)\b", re.I)
+from qa.question import ASKS_NUMBER, ASKS_TIME
+
 _PERCENT_Q = re.compile(r"\b(percent(age)?|per cent)\b", re.I)
 _PERCENT = re.compile(r"%|\bper ?cent\b", re.I)
 # "how much did it cost", "at what price": a sum of money, not "22-mile" or "6.4%" (not "how much more", a share, a time)
@@ -25,7 +25,6 @@ _MONEY = re.compile(r"[$€£¥₹¢]|\b(dollars?|euros?|pounds?|yen|yuan|renmin
                     r"francs?|marks?|pesos?|usd|eur|gbp|thalers?|rials?|dinars?|shillings?)\b|\b(usd|eur)\d", re.I)
 _COUNT_Q = re.compile(r"^\W*how many\b", re.I)
 _SUM_OR_SHARE = re.compile(r"[$€£¥%]|\bper ?cent\b", re.I)  # SQuAD: 1.4% of how-many answers are ("86%")
-_TIME_Q = re.compile(r"^\W*(when\b|(in |on |during )?what (year|date|day|month|time|century|decade)\b)", re.I)
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
                      r"fifty|hundred|thousand|million|billion|trillion|dozens?|half|several|few|many|single)\b", re.I)
 _TIME = re.compile(r"\d|\b(january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -55,7 +54,7 @@ def type_match(question: str, answer: str) -> float:
     else 1."""
     if all(w in _EMPTY for w in re.findall(r"\w+", answer.lower())):
         return 0.0
-    if _NUMERIC_Q.search(question) and not _NUMBER.search(answer):
+    if ASKS_NUMBER.search(question) and not _NUMBER.search(answer):
         return 0.0
     if _MONEY_Q.search(question) and not _MONEY.search(answer):
         return 0.0
@@ -63,7 +62,7 @@ def type_match(question: str, answer: str) -> float:
         return 0.0
     if _PERCENT_Q.search(question) and not _PERCENT.search(answer):
         return 0.0
-    if _TIME_Q.search(question) and not _TIME.search(answer):
+    if ASKS_TIME.search(question) and not _TIME.search(answer):
         return 0.0
     if any(asked.search(question) and not given.search(answer) for asked, given in _CURRENCY_ASKED):
         return 0.0

@@ -41,8 +41,8 @@ _SUMMARY = re.compile(
 _AUX = re.compile(r"^(so |and |but |ok |okay |wait |hmm )?(is|are|was|were|do|does|did|has|have|had|can|could|will|"
                   r"would|should|shall|may|might|must|isn't|aren't|wasn't|weren't|don't|doesn't|didn't|hasn't|"
                   r"haven't|won't|can't)\b", re.I)
-_HOW_MUCH = re.compile(r"^(so |and |but )?how (many|much|long|old|far|big|large|often|tall|high|soon|fast|deep|"
-                       r"wide|heavy|severe|bad|expensive)\b", re.I)
+_DEGREE = r"many|much|long|old|far|big|large|often|tall|high|soon|fast|deep|wide|heavy|severe|bad|expensive"
+_HOW_MUCH = re.compile(rf"^(so |and |but )?how ({_DEGREE})\b", re.I)
 _EXPLAIN = re.compile(
     r"^(so |and |but |ok |okay )?(why|how|explain|describe|tell me|in what way)\b|\b(why|how)\W*$|"
     r"\b(and|or) (why|on what grounds|for what reason)\b|\bknown for\b|\bwhat( is| happens)? next\b|"
@@ -60,6 +60,18 @@ _EXPLAIN = re.compile(
     r"\b(reasons?|explanation) (for|why|behind)\b|^(on|for) what (grounds|reasons?)\b|\bwhat do we know about\b|"
     r"\bany (details|info)",
     re.I)
+
+# What a question asks for, one table for every stage that reads it: the selector weighs each against what a sentence
+# states (qa.selector), and a span without a number or a date for ASKS_NUMBER or ASKS_TIME is no answer
+# (qa.confidence).
+ASKS_CAUSE = re.compile(r"\b(why|how come|what (caused|led to|made)|reasons?|on what grounds)\b", re.I)
+ASKS_MANNER = re.compile(rf"^\W*(\w+ )?how\b(?! ({_DEGREE})\b)", re.I)
+ASKS_SPEECH = re.compile(r"\b(say|said|says|think|thought|react|respond|responded|claim|claimed|argue|argued|warn|"
+                         r"warned|describe|call)\b", re.I)
+ASKS_PERSON = re.compile(r"\b(who|whom|whose)\b", re.I)
+ASKS_TIME = re.compile(r"^\W*(when\b|(in |on |during )?what (year|date|day|month|time|century|decade)\b)", re.I)
+ASKS_NUMBER = re.compile(r"\b(how (many|much|old|far|large|big|high|tall|often)|what (percentage|percent|proportion|"
+                         r"number|amount|share|age)|population|by how)\b", re.I)
 
 
 def expand_shorthand(question: str) -> str:

@@ -16,20 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from qa.confidence import sigmoid
+from qa.question import ASKS_CAUSE, ASKS_MANNER, ASKS_NUMBER, ASKS_PERSON, ASKS_SPEECH, ASKS_TIME
 from qa.retrieval import tokens
 
 _DIGIT = re.compile(r"\d")
 
-# What a question asks for, and what kind of statement a sentence is: the model weighs each pair (a "why" question
-# and a sentence that gives a cause), which word overlap and the vectors miss when the answer shares few words with
-# the question ("Why did the river flood the town?" – "… because of melting snow in the hills").
-_ASKS = [re.compile(p, re.I) for p in (
-    r"\b(why|how come|what (caused|led to|made)|reasons?|on what grounds)\b",
-    r"^\W*(\w+ )?how\b(?! (much|many|long|old|far|big|large|often|tall|high))",
-    r"\b(say|said|says|think|thought|react|respond|responded|claim|claimed|argue|argued|warn|warned|describe|call)\b",
-    r"\b(who|whom|whose)\b",
-    r"\b(when|what (year|date|day|month|time|century))\b",
-    r"\b(how (much|many|long|old|far|big|large)|what (percentage|number|amount|share))\b")]
+# What a sentence states, weighed against what a question asks for (qa.question): the model weighs each pair (a "why"
+# question and a sentence that gives a cause), which word overlap and the vectors miss when the answer shares few words
+# with the question ("Why did the river flood the town?" – "… because of melting snow in the hills").
+_ASKS = (ASKS_CAUSE, ASKS_MANNER, ASKS_SPEECH, ASKS_PERSON, ASKS_TIME, ASKS_NUMBER)
 _STATES = [re.compile(p) for p in (
     r"(?i)\b(because|due to|owing to|as a result|result(ed|s)? (in|from)|caused|causing|led to|after|since|"
     r"so that|in order to|in response|thanks to|amid|following|reasons?)\b",

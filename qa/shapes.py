@@ -18,6 +18,7 @@ import numpy as np
 from qa.answer import Source
 from qa.chunking import is_prose, sentences
 from qa.confidence import sigmoid
+from qa.conversation import repeats
 
 _OPENS_WITH_PRONOUN = re.compile(r"^[\"'“]?(It|This|That|These|Those|They|He|She|Its|Their|His|Her)\b")
 
@@ -80,13 +81,16 @@ class SentencePicker:
             weights += self.scorer_weight
         return total / max(weights, 1e-9)
 
-    def pick(self, question: str, passages: list[str], candidates=(), passage_probs=None) -> SentencePick | None:
+    def pick(self, question: str, passages: list[str], candidates=(), passage_probs=None,
+             said: str = "") -> SentencePick | None:
         """The best sentence: its probability (`sentence_probabilities`), plus `reader_weight` x the reader's confidence
         when the reader's best span of that passage lies in the sentence (the sentence models see the whole
         sentence, the reader the exact words: a lead sentence is like every question, the reader's span is not), plus
         `passage_weight` x the reranker's probability that its passage holds the answer (the reranker reads the
-        sentence in its context). The score is that weighted mean, in [0, 1]."""
-        spans = [(pi, s, e) for pi, text in enumerate(passages) for s, e in sentences(text) if is_prose(text[s:e])]
+        sentence in its context). The score is that weighted mean, in [0, 1]. A sentence the last answer (`said`)
+        already gave is not picked again."""
+        spans = [(pi, s, e) for pi, text in enumerate(passages) for s, e in sentences(text)
+                 if is_prose(text[s:e]) and not repeats(text[s:e], said)]
         if not spans:
             return None
         texts = [passages[pi][s:e] for pi, s, e in spans]

@@ -55,6 +55,13 @@ def test_a_short_follow_up_does_not_get_the_last_answer_again(assistant):
     assert "Institute of Technology" not in ans.text
 
 
+def test_why_after_a_sentence_answer_does_not_give_that_sentence_again(assistant):
+    first = assistant.ask("Why did Putin go to China?")
+    assert first.kind == "sentence", first.text
+    again = assistant.ask("Why?", history=[("Why did Putin go to China?", first.text)])
+    assert again.text != first.text and first.text not in again.text
+
+
 def test_a_casual_earlier_turn_is_read_whole_when_a_follow_up_builds_on_it(assistant):
     ans = assistant.ask("and in euros?", history=[("whats the trade between russia n china worth", "$240 billion")])
     assert ans.resolved_question.lower() == "what is the trade between russia and china worth in euros?"

@@ -78,6 +78,15 @@ def test_a_sentence_that_points_back_comes_with_the_one_before(assistant):
                                             "It is due to report by the end of September.")
 
 
+def test_a_sentence_the_last_answer_gave_is_not_picked_again(assistant):
+    passage = ("The river flooded the town on Sunday. The flood came after weeks of heavy rain in the hills. "
+               "Engineers had warned that the old levee was too low.")
+    first = assistant.picker.pick("Why did the town flood?", [passage])
+    said = passage[first.start:first.end]
+    again = assistant.picker.pick("Why?", [passage], said=said)
+    assert again is not None and passage[again.start:again.end] not in said
+
+
 def test_a_summary_request_naming_no_document_gets_an_overview_of_each(assistant, article):
     flood = load_document(Path(__file__).parent / "data" / "chat" / "docs" / "flood.txt", doc_id="flood")
     both = assistant.with_documents([flood])
