@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The all-mpnet-base-v2 reader, trained on 2 CPU cores in two-hour runs (README, "A larger base"). Phase 2's adapter
-# was shipped first; phase 3's is the shipped models/reader-mpnet-squad-lora now.
+# was shipped first; phase 4's is the shipped models/reader-mpnet-squad-lora now.
 # Usage: scripts/train-reader-mpnet.sh [PHASE [THREADS]], PHASE 1 (default) or 2, 3, …
 # Phase 1 is phase 5's data from scratch (SQuAD v1.1 with every kind of no-answer example, half A's folds 0-3 with
 # their real unanswerables, 20% casual rewrites), fold 4 held out. Each later phase starts from the one before's
@@ -20,8 +20,9 @@ if [ "$phase" = 1 ]; then
     .venv/bin/qa train "${common[@]}" --out runs/reader-mpnet1 --export runs/reader-mpnet1/export --seed 41 --lr 4e-4
 else
     init=runs/reader-mpnet$((phase - 1))/export
-    # runs/ is not committed: in a fresh checkout the shipped adapter is phase 3's
-    if [ ! -d "$init" ] && [ "$phase" = 4 ]; then init=models/reader-mpnet-squad-lora; fi
+    # runs/ is not committed: in a fresh checkout the next phase starts from the shipped adapter
+    shipped=4
+    if [ ! -d "$init" ] && [ "$phase" = $((shipped + 1)) ]; then init=models/reader-mpnet-squad-lora; fi
     .venv/bin/qa train "${common[@]}" --out runs/reader-mpnet$phase --export runs/reader-mpnet$phase/export \
         --init "$init" --seed $((40 + phase)) --lr 2e-4
 fi
