@@ -25,8 +25,31 @@ class Chunk:
     end: int
 
 
+# a wire story's dateline ("HARLOW FALLS, Ohio, Oct. 7 (Wire) - ", "MOSCOW (Reuters) — ") at a paragraph's start: a
+# fragment of its own, not the start of the lead sentence, so that neither a span answer ("April 14 (Wire) -
+# Floodwater …" for "when did the levee break") nor a sentence answer or summary runs through it
+_DATELINE = re.compile(r"""(?m)^[ \t]*[A-Z][A-Z.'-]+(?: [A-Z][A-Z.'-]+)*(?:, [^()\n]{1,40}?)?(?: \([A-Za-z. ]{2,30}\))? ?"""
+                       r"""[-–—]{1,2} (?=[A-Z0-9"“‘])""")
+
+
+def dateline_ends(text: str) -> list[int]:
+    """Where each dateline of `text` ends: the offset of the first character after it."""
+    return [m.end() for m in _DATELINE.finditer(text) if "," in m.group(0) or "(" in m.group(0)]
+
+
 def sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence, offsets into `text`."""
+    """(start, end) of each sentence, offsets into `text`; a dateline is a piece of its own."""
+    cuts = dateline_ends(text)
+    if cuts:
+        pieces, start = [], 0
+        for c in cuts:
+            pieces += [(s + start, e + start) for s, e in _sentences(text[start:c])]
+            start = c
+        return pieces + [(s + start, e + start) for s, e in _sentences(text[start:])]
+    return _sentences(text)
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
     spans, start = [], 0
     for m in _END.finditer(text):
         end = m.start()

@@ -4,12 +4,11 @@ overview of several, for a request that names none of them.
 Centrality is the cosine of a sentence's vector to the mean of all the document's sentence vectors;
 sentences are taken by maximal marginal relevance (central, but unlike those already taken) until the
 word budget is spent. Headings, captions, fragments (no closing punctuation, under 8 words) and questions
-(a teaser or a link to another story, not a statement of this one) are skipped, and a wire story's dateline is left
-out of its lead.
+(a teaser or a link to another story, not a statement of this one) are skipped; a wire story's dateline is a fragment
+of its own (qa.chunking), so it is left out of its lead.
 """
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 
@@ -27,18 +26,6 @@ class Sentence:
     centrality: float
 
 
-# a wire story's dateline ("HARLOW FALLS, Ohio, Oct. 7 (Wire) - ", "MOSCOW (Reuters) — "): eight words of the
-# budget that say nothing the sources do not
-_DATELINE = re.compile(r"""^[A-Z][A-Z.'-]+(?: [A-Z][A-Z.'-]+)*(?:, [^()\n]{1,40}?)?(?: \([A-Za-z. ]{2,30}\))? ?"""
-                       r"""[-–—]{1,2} (?=[A-Z0-9"“‘])""")
-
-
-def _dateline(sentence: str) -> int:
-    """How many characters of `sentence` its dateline takes (0 if none)."""
-    m = _DATELINE.match(sentence)
-    return m.end() if m else 0
-
-
 class Summarizer:
     """Cheap to construct; sentence vectors are computed once per document text and kept."""
 
@@ -53,7 +40,7 @@ class Summarizer:
         with self._lock:
             hit = self._cache.get(doc.sha256)
         if hit is None:
-            spans = [(s + _dateline(doc.text[s:e]), e) for s, e in sentences(doc.text)
+            spans = [(s, e) for s, e in sentences(doc.text)
                      if is_prose(doc.text[s:e], 8) and not doc.text[s:e].endswith("?")]
             vecs = self.embedder.encode([doc.text[s:e] for s, e in spans]) if spans else np.zeros((0, 1), "float32")
             hit = (spans, vecs)

@@ -33,6 +33,7 @@ def _phrases_are_in_their_documents(chat):
 
 @pytest.mark.parametrize("name,docs", [("holdout-chat.json", {"strike", "tram"}),
                                        ("holdout-chat-2.json", {"ward", "heat", "trial"}),
+                                       ("holdout-chat-3.json", {"mine", "ferry", "library"}),
                                        ("dev-chat-2.json", {"wildfire", "airline"})])
 def test_the_other_chat_sets_are_well_formed(name, docs):
     """Each written by a helper who never saw the code, on documents of its own (README, "Chat question sets")."""
@@ -86,7 +87,8 @@ def test_csv_is_scored_against_the_indexed_documents(assistant, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name,key", [("dev-chat.json", "chat_success"), ("dev-chat-2.json", "chat2_success"),
                                       ("holdout-chat.json", "holdout_chat_success"),
-                                      ("holdout-chat-2.json", "holdout_chat2_success")])
+                                      ("holdout-chat-2.json", "holdout_chat2_success"),
+                                      ("holdout-chat-3.json", "holdout_chat3_success")])
 def test_chat_sets_hold_their_recorded_success(tmp_path, name, key):
     """CI gate on the chat sets: success may not fall more than 3 points below the recorded figure."""
     result = evaluate_chat(DATA / name)

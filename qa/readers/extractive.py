@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.chunking import dateline_ends
 from qa.confidence import sigmoid
 from qa.readers.base import Candidate
 
@@ -75,9 +76,9 @@ def context_mask(enc, k):
 
 
 def token_lines(text: str, offsets) -> np.ndarray:
-    """The line number of each token's start character."""
+    """The line number of each token's start character; a wire story's dateline is a line of its own."""
     starts = np.array([o[0] for o in offsets])
-    breaks = np.array([m for m, ch in enumerate(text) if ch == "\n"])
+    breaks = np.array(sorted([m for m, ch in enumerate(text) if ch == "\n"] + [e - 1 for e in dateline_ends(text)]))
     return np.searchsorted(breaks, starts, side="right") if len(breaks) else np.zeros(len(starts), int)
 
 
