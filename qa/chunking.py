@@ -39,14 +39,8 @@ def dateline_ends(text: str) -> list[int]:
 
 def sentences(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence, offsets into `text`; a dateline is a piece of its own."""
-    cuts = dateline_ends(text)
-    if cuts:
-        pieces, start = [], 0
-        for c in cuts:
-            pieces += [(s + start, e + start) for s, e in _sentences(text[start:c])]
-            start = c
-        return pieces + [(s + start, e + start) for s, e in _sentences(text[start:])]
-    return _sentences(text)
+    bounds = [0, *dateline_ends(text), len(text)]
+    return [(s + a, e + a) for a, b in zip(bounds, bounds[1:]) for s, e in _sentences(text[a:b])]
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
