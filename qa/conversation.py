@@ -6,12 +6,13 @@ import re
 from qa.metrics import normalize_answer
 from qa.question import opens_with_auxiliary
 
-_PRONOUN = re.compile(r"\b(it|its|he|she|him|her|his|they|them|em|their|there|that)\b", re.I)
+_PRONOUN = re.compile(r"\b(it|its|he|she|him|her|hers|his|they|them|em|their|theirs|there|that)\b", re.I)
 _LEAD = re.compile(r"^(?:(and|but|so|also|plus|then|ok|okay)\b[\s,]*)?(?:(what|how) about|what of|and)?\s*", re.I)
 _WH = re.compile(r"^(why|how|when|where|who|whom|what|which|how come|how so)\b", re.I)
 # "Why?", "when was that?": the question is about the last turn's event as a whole
 _WH_ONLY = re.compile(r"^((why|how|when|how come|how so|how (much|many|long))( (is|was|did|does|exactly|that|so|then|not))*|where|who|what|"
                       r"which)\W*$", re.I)
+_ENDS_WH = re.compile(r"\b(why|how|when|where|who|whom|what|which)\W*$", re.I)
 _ATTACHED = re.compile(r"^(in|on|at|for|to|from|with|by|about|of|the|those|these|this|that|a|an)\b", re.I)
 _AUX = r"(?:did|does|do|is|was|are|were|has|have|had|will|would|can|could)"
 # "How much did Bluegum lose": the question word and its noun, before the auxiliary; "Why?" asks about the rest
@@ -112,7 +113,8 @@ def expand_ellipsis(question: str, last_q: str, last_a: str) -> str:
         return f"{fragment} {body} {last_a}".strip() + "?"
     if len(rest.split()) <= 4 and not _WH.match(rest) and not opens_with_auxiliary(rest):
         names = [n for n in _names(last_q) if n.lower() not in rest.lower()]
-        if names and not _ATTACHED.match(rest) and len(rest.split()) <= 3:  # "what about Xi?": same question, Xi
+        # "what about Xi?": the same question, Xi; not "like what?", which asks for more of the last answer
+        if names and not _ATTACHED.match(rest) and len(rest.split()) <= 3 and not _ENDS_WH.search(rest):
             return last_q.replace(names[0], fragment, 1)
         return f"{body} {fragment}?"  # "and in euros?", "those soldiers"
     return question
@@ -183,15 +185,15 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
 
     def referent(m: re.Match) -> str:
         p = m.group(1).lower()
-        if p in ("he", "she", "him", "her", "his"):
+        if p in ("he", "she", "him", "her", "hers", "his"):
             order = answer_names + question_names if asked_who else question_names + answer_names
-        elif p in ("they", "them", "em", "their") and asked_who:
+        elif p in ("they", "them", "em", "their", "theirs") and asked_who:
             order = answer_names + asked  # "what did they say" after "Who's the fire chief?": the chief
         elif p == "that":
             order = [answer]  # "that" can stand for all that was said
         elif p == "there":
             order = answer_names + thing + question_names
-        else:  # it, its, they, them, their
+        else:  # it, its, they, them, their, theirs ("when did theirs open": the last answer's)
             order = (answer_names if about_answer else []) + thing + asked
         if not order:
             return m.group(0)

@@ -55,6 +55,12 @@ def test_a_short_follow_up_does_not_get_the_last_answer_again(assistant):
     assert "Institute of Technology" not in ans.text
 
 
+def test_a_short_follow_up_is_not_answered_with_words_of_the_last_question(assistant):
+    last = ("Which Chinese city did Putin spend Friday in?", "Harbin")
+    ans = assistant.ask("where is that", history=[last])
+    assert ans.text.lower() not in last[0].lower(), ans.text
+
+
 def test_why_after_a_sentence_answer_does_not_give_that_sentence_again(assistant):
     first = assistant.ask("Why did Putin go to China?")
     assert first.kind == "sentence", first.text
