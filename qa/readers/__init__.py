@@ -10,7 +10,7 @@ from qa.readers.base import Candidate, Reader
 __all__ = ["Candidate", "Reader", "make_reader"]
 
 
-def make_reader(entry: ModelEntry, int8: bool = False) -> Reader:
+def make_reader(entry: ModelEntry, int8: bool = False, bf16: bool = False) -> Reader:
     """An extractive reader for span-head models and LoRA adapters; the span-scoring reader for causal LMs."""
     from qa.readers.extractive import ExtractiveReader
     from qa.readers.gemma import GemmaSpanReader
@@ -25,7 +25,7 @@ def make_reader(entry: ModelEntry, int8: bool = False) -> Reader:
             base = str(base_path(base))
         elif not Path(base).is_dir():
             raise ModelError(f"{folder}: adapter for unknown base {base!r}; known: {', '.join(PACKAGED_IDS)}")
-        return ExtractiveReader(base, adapter=str(folder), int8=int8)
+        return ExtractiveReader(base, adapter=str(folder), int8=int8, bf16=bf16)
     config = folder / "config.json"
     if config.exists():
         try:
@@ -34,4 +34,4 @@ def make_reader(entry: ModelEntry, int8: bool = False) -> Reader:
             raise ModelError(f"{config} is damaged ({e}); reinstall or re-export that model") from None
         if any(a.endswith("ForCausalLM") for a in archs):
             return GemmaSpanReader(path)
-    return ExtractiveReader(path, int8=int8)
+    return ExtractiveReader(path, int8=int8, bf16=bf16)

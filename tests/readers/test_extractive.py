@@ -71,3 +71,23 @@ def test_a_dollar_keeps_the_letters_that_say_whose_it_is(assistant):
     texts = [c.text for q in ("How much will Corvida pay for Bluegum?", "How much did Bluegum lose last year?")
              for c in assistant.reader.read(q, [passage])]
     assert texts[0].startswith("A$620 million") and texts[1] == "A$48 million"
+
+
+@pytest.mark.slow
+def test_the_bf16_reader_reads_as_the_float_one_on_clear_questions(article, assistant):
+    """The shipped reader runs its matrix products in bfloat16 (`reader_bf16`, on) where the CPU has them natively:
+    the same spans as float32 on plain questions, its own calibration key, and an off-topic question still refused."""
+    from qa.readers.extractive import native_bf16
+
+    shipped = assistant.reader
+    fp32 = make_reader(ModelEntry("reader", "mpnet-squad-lora", shipped.adapter))
+    assert not fp32.bf16
+    if not native_bf16():
+        assert not shipped.bf16  # elsewhere autocast would only be slower: it stays float32
+        pytest.skip("this CPU has no native bf16")
+    assert shipped.bf16 and shipped.calibration_key == fp32.calibration_key + ":bf16"
+    passage = article.text[:1500]
+    for q in ("Which city did Putin visit on the second day of his trip?", "Who is the Chinese leader?"):
+        assert shipped.read(q, [passage])[0].text == fp32.read(q, [passage])[0].text
+    off_topic = shipped.read("What is the boiling point of mercury?", [passage])
+    assert not off_topic or off_topic[0].confidence < 0.5
