@@ -8,11 +8,12 @@ from qa.question import opens_with_auxiliary
 
 _PRONOUN = re.compile(r"\b(it|its|he|she|him|her|hers|his|they|them|em|their|theirs|there|that)\b", re.I)
 _LEAD = re.compile(r"^(?:(and|but|so|also|plus|then|ok|okay)\b[\s,]*)?(?:(what|how) about|what of|and)?\s*", re.I)
-_WH = re.compile(r"^(why|how|when|where|who|whom|what|which|how come|how so)\b", re.I)
+_QWORDS = r"why|how|when|where|who|whom|what|which"
+_WH = re.compile(rf"^({_QWORDS}|how come|how so)\b", re.I)
 # "Why?", "when was that?": the question is about the last turn's event as a whole
 _WH_ONLY = re.compile(r"^((why|how|when|how come|how so|how (much|many|long))( (is|was|did|does|exactly|that|so|then|not))*|where|who|what|"
                       r"which)\W*$", re.I)
-_ENDS_WH = re.compile(r"\b(why|how|when|where|who|whom|what|which)\W*$", re.I)
+_ENDS_WH = re.compile(rf"\b({_QWORDS})\W*$", re.I)
 _ATTACHED = re.compile(r"^(in|on|at|for|to|from|with|by|about|of|the|those|these|this|that|a|an)\b", re.I)
 _AUX = r"(?:did|does|do|is|was|are|were|has|have|had|will|would|can|could)"
 # "How much did Bluegum lose": the question word and its noun, before the auxiliary; "Why?" asks about the rest

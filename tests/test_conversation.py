@@ -36,9 +36,9 @@ def test_elliptical_follow_ups_take_the_last_question():
     harbin = [("Which city did Putin visit?", "Harbin")]
     assert resolve("where is that", harbin)[1] == "where is Harbin"
     assert resolve("Who did Putin meet in Harbin?", harbin)[1] == "Who did Putin meet in Harbin?"  # whole: unchanged
-    # a fragment that asks for more of the last answer is not a name put in the place of the last question's
     rival = [("Who is Norvane's main competitor?", "Kestrel Microdevices.")]
     assert resolve("when did theirs open", rival)[1] == "when did Kestrel Microdevices open"
+    # a fragment that asks for more of the last answer is not a name put in place of one in the last question
     given = [("What has Russia given China in return?", "Cheap access to its natural resources.")]
     assert resolve("Like what?", given)[1] == "What has Russia given China in return Like what?"
 

@@ -5,6 +5,7 @@ MiniLM base plus the LoRA adapter trained by `qa train`.
 """
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,7 @@ def token_lines(text: str, offsets) -> np.ndarray:
     return np.searchsorted(breaks, starts, side="right") if len(breaks) else np.zeros(len(starts), int)
 
 
+@functools.cache
 def native_bf16() -> bool:
     """Whether this CPU has bf16 instructions (avx512_bf16 or AMX), from /proc/cpuinfo; False where it cannot say."""
     try:
