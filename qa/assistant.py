@@ -238,11 +238,11 @@ class Assistant:
         passages = self._rerank(search, reading, passages, self.settings.top_k)
         t1 = time.perf_counter()
         asked = statement(reading) if kind == YESNO else reading  # its evidence is read for what it asserts
-        candidates = self.reader.read(asked, [p.chunk.text for p in passages])
         # a short follow-up asks for something the last turn did not say: not its answer ("Why?"), nor words of its
         # question ("where is that" after "Which Chinese city did Putin visit?": not "Chinese city")
         last_q, said = history[-1] if history and elliptical(question) else ("", "")
-        candidates = [c for c in candidates if not repeats(c.text, said) and not repeats(c.text, last_q)]
+        candidates = self.reader.read(asked, [p.chunk.text for p in passages],
+                                      (lambda t: repeats(t, said) or repeats(t, last_q)) if last_q else None)
         t2 = time.perf_counter()
         sources = [Source(p.chunk.doc_id, p.chunk.title, p.chunk.text, p.chunk.start, p.chunk.end, p.score)
                    for p in passages]

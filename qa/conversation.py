@@ -124,8 +124,10 @@ def expand_ellipsis(question: str, last_q: str, last_a: str) -> str:
 def repeats(text: str, last_answer: str) -> bool:
     """Whether an answer only says again what the last one said: a short follow-up ("and kids?", "like what?",
     "to do what?") asks for something the last answer did not give."""
-    words = normalize_answer(text)
-    return bool(words) and f" {words} " in f" {normalize_answer(last_answer)} "
+    words = normalize_answer(text).split()
+    said = set(normalize_answer(last_answer).split())
+    # its words, but for function words ("at the Harbin Institute …" after "To the Harbin Institute …")
+    return bool(words) and all(w in said for w in [w for w in words if w not in _FUNCTION] or words)
 
 
 def asks_on_its_own(question: str) -> bool:

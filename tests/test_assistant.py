@@ -3,6 +3,7 @@ import pytest
 
 from qa import Answer, QuestionError
 from qa.assistant import clean_question
+from qa.conversation import repeats
 from qa.metrics import f1_score
 
 pytestmark = pytest.mark.slow
@@ -52,7 +53,7 @@ def test_follow_up_is_resolved(assistant):
 def test_a_short_follow_up_does_not_get_the_last_answer_again(assistant):
     last = ("Where was Putin headed after the expo?", "To the Harbin Institute of Technology.")
     ans = assistant.ask("to do what", history=[last])
-    assert "Institute of Technology" not in ans.text
+    assert not repeats(ans.text, last[1]) and "meet with students" in ans.text, ans.text
 
 
 def test_a_short_follow_up_is_not_answered_with_words_of_the_last_question(assistant):
@@ -71,6 +72,7 @@ def test_why_after_a_sentence_answer_does_not_give_that_sentence_again(assistant
 def test_a_casual_earlier_turn_is_read_whole_when_a_follow_up_builds_on_it(assistant):
     ans = assistant.ask("and in euros?", history=[("whats the trade between russia n china worth", "$240 billion")])
     assert ans.resolved_question.lower() == "what is the trade between russia and china worth in euros?"
+    assert "€221 billion" in ans.text, ans.text  # not refused for the $240 billion the last turn gave
 
 
 def test_a_later_turn_that_names_its_subject_is_not_pulled_to_the_last_one(assistant):

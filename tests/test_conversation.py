@@ -123,3 +123,7 @@ def test_an_answer_the_last_turn_already_gave_is_a_repeat():
     last = "C$1,250 per adult, as a one-time payment."
     assert repeats("C$1,250", last) and repeats("one-time payment", last)
     assert not repeats("C$500", last) and not repeats("1,25", last) and not repeats("", last)
+    # the same words with another preposition say nothing new; one new word does
+    last = "To the Harbin Institute of Technology."
+    assert repeats("at the Harbin Institute of Technology", last) and repeats("Harbin", last)
+    assert not repeats("to meet with students", last) and not repeats("Harbin Institute students", last)

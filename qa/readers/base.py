@@ -26,5 +26,7 @@ class Reader(Protocol):
     def warm_up(self) -> None:
         """Load weights; called once, lazily."""
 
-    def read(self, question: str, passages: list[str]) -> list[Candidate]:
-        """Best span per passage, best first; an empty list when nothing fits."""
+    def read(self, question: str, passages: list[str], exclude=None) -> list[Candidate]:
+        """Best span per passage, best first; an empty list when nothing fits. `exclude`, if given, tests a span's
+        text: the best span of a passage that it does not exclude ("and in euros?" wants no span the last answer
+        gave)."""

@@ -19,6 +19,7 @@ from qa.readers.base import Candidate
 MAX_LEN = 256
 STRIDE = 96
 MAX_ANSWER_TOKENS = 30
+EXCLUDE_TOP = 20  # spans of a window tried in turn when some are excluded (`ExtractiveReader.read`)
 CURRENCY = "$€£¥₽"
 
 
@@ -33,8 +34,9 @@ class SpanScores:
 
 
 def decode_window(start_logits, end_logits, offsets, context_mask, max_answer_tokens=MAX_ANSWER_TOKENS,
-                  line=None):
-    """Best (start, end) over the context tokens of one window, plus the CLS no-answer score.
+                  line=None, top=1):
+    """The `top` best (start, end) spans over the context tokens of one window, best first, plus the CLS
+    no-answer score.
 
     `line` numbers each token's line in the context: an answer never spans a line break, since a
     heading and the paragraph after it are not one phrase.
@@ -48,13 +50,20 @@ def decode_window(start_logits, end_logits, offsets, context_mask, max_answer_to
     ok = (j >= i) & (j - i < max_answer_tokens)
     if line is not None:
         ok &= line[:, None] == line[None, :]
-    grid = np.where(ok, grid, -1e9)
-    flat = int(np.argmax(grid))
-    bi, bj = divmod(flat, n)
+    grid = np.where(ok, grid, -1e9).ravel()
     null = float(start_logits[0] + end_logits[0])
-    if grid[bi, bj] <= -1e8:
-        return None, null
-    return SpanScores(int(offsets[bi][0]), int(offsets[bj][1]), float(grid[bi, bj]), null), null
+    if top == 1:
+        best = [int(np.argmax(grid))]  # ties (bfloat16 logits have them) go to the first, as argmax gives them
+    else:
+        best = sorted(np.argpartition(-grid, top - 1)[:top] if top < grid.size else range(grid.size),
+                      key=lambda f: (-grid[f], f))
+    spans = []
+    for flat in best:
+        if grid[flat] <= -1e8:
+            break
+        bi, bj = divmod(int(flat), n)
+        spans.append(SpanScores(int(offsets[bi][0]), int(offsets[bj][1]), float(grid[flat]), null))
+    return spans, null
 
 
 def tokenize_windows(tokenizer, questions, contexts, max_len=MAX_LEN, stride=STRIDE):
@@ -81,6 +90,25 @@ def token_lines(text: str, offsets) -> np.ndarray:
     starts = np.array([o[0] for o in offsets])
     breaks = np.array(sorted([m for m, ch in enumerate(text) if ch == "\n"] + [e - 1 for e in dateline_ends(text)]))
     return np.searchsorted(breaks, starts, side="right") if len(breaks) else np.zeros(len(starts), int)
+
+
+def _whole_amount(text: str, span: SpanScores) -> SpanScores:
+    """The span widened to its whole amount: its currency sign and letters, and a bracket it opens."""
+    # wordpieces split "$240" into "$" + "240"; a currency sign belongs to the amount
+    if span.start > 0 and text[span.start - 1] in CURRENCY and text[span.start:span.start + 1].isdigit():
+        span.start -= 1
+    # and so do the letters that say whose dollar it is: "A$620 million", "US$405 million", "C$1,250"
+    if text[span.start:span.start + 1] in CURRENCY:
+        k = span.start
+        while k > 0 and span.start - k < 3 and text[k - 1].isupper():
+            k -= 1
+        if k == 0 or not text[k - 1].isalnum():
+            span.start = k
+    # "$240 billion (€221 billion": a bracket opened in the span is closed in it
+    if text.count("(", span.start, span.end) > text.count(")", span.start, span.end):
+        close = text.find(")", span.end, span.end + 3)
+        span.end = close + 1 if close >= 0 else span.end
+    return span
 
 
 @functools.cache
@@ -150,8 +178,9 @@ class ExtractiveReader:
                 self._int8 = Int8Spans.load(model, self._tok, self.model_id, self.adapter, cache_root())
             self._model = model
 
-    def read(self, question: str, passages: list[str]) -> list[Candidate]:
-        """One best candidate per passage, with the passage's own no-answer score."""
+    def read(self, question: str, passages: list[str], exclude=None) -> list[Candidate]:
+        """One best candidate per passage, with the passage's own no-answer score; with `exclude` (a test on a
+        span's text), the best one it does not exclude, among each window's `EXCLUDE_TOP` best."""
         self.warm_up()
         import torch
 
@@ -175,25 +204,14 @@ class ExtractiveReader:
             pi = enc["overflow_to_sample_mapping"][k]
             n = len(enc["input_ids"][k])
             offsets = enc["offset_mapping"][k]
-            span, null = decode_window(starts[k, :n], ends[k, :n], offsets, context_mask(enc, k),
-                                       line=token_lines(passages[pi], offsets))
-            if span is None:
+            spans, null = decode_window(starts[k, :n], ends[k, :n], offsets, context_mask(enc, k),
+                                        line=token_lines(passages[pi], offsets), top=EXCLUDE_TOP if exclude else 1)
+            for span in spans:
+                span = _whole_amount(passages[pi], span)
+                if exclude is None or not exclude(passages[pi][span.start:span.end]):
+                    break
+            else:
                 continue
-            # wordpieces split "$240" into "$" + "240"; a currency sign belongs to the amount
-            text = passages[pi]
-            if span.start > 0 and text[span.start - 1] in CURRENCY and text[span.start:span.start + 1].isdigit():
-                span.start -= 1
-            # and so do the letters that say whose dollar it is: "A$620 million", "US$405 million", "C$1,250"
-            if text[span.start:span.start + 1] in CURRENCY:
-                k = span.start
-                while k > 0 and span.start - k < 3 and text[k - 1].isupper():
-                    k -= 1
-                if k == 0 or not text[k - 1].isalnum():
-                    span.start = k
-            # "$240 billion (€221 billion": a bracket opened in the span is closed in it
-            if text.count("(", span.start, span.end) > text.count(")", span.start, span.end):
-                close = text.find(")", span.end, span.end + 3)
-                span.end = close + 1 if close >= 0 else span.end
             margin = span.score - null
             best = cands.get(pi)
             if best is None or margin > best.score:

@@ -83,7 +83,7 @@ class GemmaSpanReader:
         end = torch.logsumexp(logits[..., self._end_ids], dim=-1) - norm
         return nxt, end
 
-    def read(self, question: str, passages: list[str]) -> list[Candidate]:
+    def read(self, question: str, passages: list[str], exclude=None) -> list[Candidate]:
         self.warm_up()
         import torch
 
@@ -140,9 +140,11 @@ class GemmaSpanReader:
             pi, _, spans = cands[i]
             if pi in used:
                 continue
-            used.add(pi)
             start, end = spans[0][0], spans[n - 1][1]
             text = passages[pi][start:end]
+            if exclude is not None and exclude(text):
+                continue
+            used.add(pi)
             # P(this span) against P(refusal) and P(an answer not in the text)
             conf = math.exp(s) / (math.exp(s) + math.exp(refusal_lp) + max(off_text, 0.0))
             results.append(Candidate(pi, start, end, text, s, conf))

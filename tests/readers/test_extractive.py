@@ -74,6 +74,19 @@ def test_a_dollar_keeps_the_letters_that_say_whose_it_is(assistant):
 
 
 @pytest.mark.slow
+def test_an_excluded_span_gives_way_to_the_passages_next_best(assistant):
+    """`exclude` ("and in euros?" wants no span the last answer gave): the best span it lets through, verbatim."""
+    passage = ("Russia has become increasingly dependent on China, with trade between the two countries increasing "
+               "to $240 billion (€221 billion) last year.")
+    question = "How much was trade between Russia and China worth last year in euros?"
+    best = assistant.reader.read(question, [passage])[0]
+    assert best.text.startswith("$240 billion"), best.text
+    other = assistant.reader.read(question, [passage], exclude=lambda t: t.startswith("$240"))[0]
+    assert "€221 billion" in other.text and not other.text.startswith("$240"), other.text
+    assert passage[other.start:other.end] == other.text and other.confidence <= best.confidence
+
+
+@pytest.mark.slow
 def test_the_bf16_reader_reads_as_the_float_one_on_clear_questions(article, assistant):
     """The shipped reader runs its matrix products in bfloat16 (`reader_bf16`, on) where the CPU has them natively:
     the same spans as float32 on plain questions, its own calibration key, and an off-topic question still refused."""
