@@ -144,6 +144,9 @@ def elliptical(question: str) -> bool:
     return len(words) <= 4 or bool(re.match(r"^(and|but|so|also|what about|how about|what of)\b", question, re.I))
 
 
+# a noun phrase set before its question, which a pronoun then takes up: "Those soldiers — who did they fight?"
+_DISLOCATED = re.compile(r"^\W*((?:the|this|that|these|those)\s+[\w' -]+?)\s*[—–,:]\s*(?=.*\b(they|them|it|he|she)\b)",
+                         re.I)
 _REFERS = re.compile(r"\b(this|these|those|else|other|another|same|former|latter)\b", re.I)
 
 
@@ -185,6 +188,13 @@ def resolve(question: str, history: list[tuple[str, str]], turns: int = 1,
     asked = question_names + _phrases(last_q) if asked_yes_no else _phrases(last_q) + question_names
     if elliptical(question):
         question = expand_ellipsis(question, last_q, answer)
+
+    # "Those soldiers — who did they fight?": the question names what its pronoun stands for
+    dislocated = _DISLOCATED.match(question)
+    if dislocated:
+        phrase = dislocated.group(1)
+        return search, re.sub(rf"\b{dislocated.group(2)}\b", phrase[0].lower() + phrase[1:],
+                              question[dislocated.end():], count=1)
 
     def referent(m: re.Match) -> str:
         p = m.group(1).lower()

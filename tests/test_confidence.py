@@ -27,6 +27,10 @@ from qa.confidence import DEFAULT_WEIGHTS, confidence, features, fit, type_match
     ("how much is corvida paying for bluegum in US dollars?", "A$620 million (US$405 million)", 1.0),
     ("How large was trade last year in euros?", "$240 billion (€221 billion)", 1.0),
     ("How large was trade last year in euros?", "$240 billion", 0.0),
+    ("And who were the people who died?", "two", 0.0),  # "who" is not answered by a count
+    ("And who were the people who died?", "an 81-year-old woman and Lukas Brenner", 1.0),
+    ("Who holds the record?", "Alan Shearer, 260 goals", 1.0),
+    ("How many people died in the flood, and who were they?", "two", 1.0),
 ])
 def test_type_match(question, answer, expected):
     assert type_match(question, answer) == expected

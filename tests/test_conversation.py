@@ -18,6 +18,14 @@ def test_he_refers_to_the_person_asked_about():
     assert reading == "Where did Vladimir Putin go?"
 
 
+def test_a_pronoun_taking_up_a_phrase_set_before_the_question_stands_for_that_phrase():
+    last = [("What was the first thing Putin did in Harbin on Friday?",
+             "He laid flowers at a monument to fallen Soviet soldiers.")]
+    assert resolve("Those soldiers — who did they fight?", last)[1] == "who did those soldiers fight?"
+    assert resolve("The monument, how did critics rate it", last)[1] == "how did critics rate the monument"
+    assert resolve("who did they fight?", last)[1] != "who did those soldiers fight?"  # no phrase set before it
+
+
 def test_there_becomes_a_place():
     _, reading = resolve("Who did Putin meet there?", [("Which city did Putin visit?", "Harbin")])
     assert reading == "Who did Putin meet in Harbin?"
