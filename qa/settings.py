@@ -19,7 +19,7 @@ class Settings:
     chunk_overlap: int = 1
     # retrieval
     top_k: int = 4  # passages handed to the reader
-    rerank_k: int = 8  # fused passages the reranker (models.txt) reads to pick those `top_k`; 0: no reranking
+    rerank_k: int = 12  # fused passages the reranker (models.txt) reads to pick those `top_k`; 0: no reranking
     rrf_k: int = 60  # reciprocal rank fusion of the dense and BM25 rankings: 1 / (rrf_k + rank), rank from 1
     # the reranker's order fused likewise with retrieval's, with this constant (README, "Reranker"); 0: its own order
     rerank_fusion: int = 1
