@@ -241,8 +241,8 @@ class Assistant:
         # a short follow-up asks for something the last turn did not say: not its answer ("Why?"), nor words of its
         # question ("where is that" after "Which Chinese city did Putin visit?": not "Chinese city")
         last_q, said = history[-1] if history and elliptical(question) else ("", "")
-        candidates = self.reader.read(asked, [p.chunk.text for p in passages],
-                                      (lambda t: repeats(t, said) or repeats(t, last_q)) if last_q else None)
+        candidates = self._read(asked, passages,
+                                (lambda t: repeats(t, said) or repeats(t, last_q)) if last_q else None)
         t2 = time.perf_counter()
         sources = [Source(p.chunk.doc_id, p.chunk.title, p.chunk.text, p.chunk.start, p.chunk.end, p.score)
                    for p in passages]
@@ -256,6 +256,15 @@ class Assistant:
         ans.timings = {"retrieval_s": t1 - t0, "rerank_s": t1 - t_rerank, "reader_s": t2 - t1,
                        "total_s": time.perf_counter() - t0}
         return ans
+
+    def _read(self, question: str, passages, exclude):
+        """The reader's candidates, each passage read under its head (`Chunk.head`: over the five chat sets 9 more
+        answers right, SQuAD-format F1 +2.1, CoQA F1 +3.8; README). Offsets are into the chunk's own text; a span
+        in the head is dropped, the chunk that holds the title answers for it."""
+        heads = [len(p.chunk.head) for p in passages]
+        return [dataclasses.replace(c, start=c.start - heads[c.passage], end=c.end - heads[c.passage])
+                for c in self.reader.read(question, [p.chunk.head + p.chunk.text for p in passages], exclude)
+                if c.start >= heads[c.passage]]
 
     def _span(self, conf, best, sources: list[Source], base: dict) -> Answer:
         if best is None or conf < self.settings.threshold:

@@ -24,6 +24,13 @@ class Chunk:
     start: int
     end: int
 
+    @property
+    def head(self) -> str:
+        """The line that tells where the passage comes from: its document's title, unless the text holds it. A
+        passage cut from the middle of a story loses its subject ("Fab 9 will need …" is about Norvane's Ohio
+        plant), so the index's vectors and the reader see the passage under it."""
+        return "" if self.title in self.text else f"{self.title}\n"
+
 
 # a wire story's dateline ("HARLOW FALLS, Ohio, Oct. 7 (Wire) - ", "MOSCOW (Reuters) — ") at a paragraph's start: a
 # fragment of its own, not the start of the lead sentence, so that neither a span answer ("April 14 (Wire) -

@@ -249,8 +249,8 @@ class Index:
 
 
 def _embed(chunks: list[Chunk], embedder: Embedder) -> np.ndarray:
-    """A chunk's vector is of its text, headed by its document's title unless the text already holds it."""
-    return embedder.encode([f"{c.title}\n{c.text}" if c.title not in c.text else c.text for c in chunks])
+    """A chunk's vector is of its text under its head (`Chunk.head`)."""
+    return embedder.encode([c.head + c.text for c in chunks])
 
 
 def stored_documents(directory: str | Path) -> list[Document]:
