@@ -116,8 +116,10 @@ class Assistant:
         else:
             index = open_index(settings, embedder)
         selector = SentenceSelector(resolve(models["selector"])) if "selector" in models else None
-        reranker = Reranker(resolve(models["reranker"]), int8=settings.reranker_int8) if "reranker" in models else None
-        scorer = Reranker(resolve(models["sentence_scorer"])) if "sentence_scorer" in models else None
+        reranker = Reranker(resolve(models["reranker"]), int8=settings.reranker_int8,
+                            bf16=settings.reranker_bf16) if "reranker" in models else None
+        scorer = Reranker(resolve(models["sentence_scorer"]), bf16=settings.reranker_bf16) \
+            if "sentence_scorer" in models else None
         reader = make_reader(models["reader"], settings.reader_int8, settings.reader_bf16)
         if reader.calibration_key not in settings.confidence_weights:
             log.warning("settings.json has no span-confidence weights for %s; `qa calibrate` fits them",

@@ -6,6 +6,7 @@ only usable from the local Hugging Face cache unless the network is allowed.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from dataclasses import dataclass
@@ -235,3 +236,21 @@ def gemma_dir(cache_dir: str | Path | None = None) -> Path:
     gguf.unlink(missing_ok=True)
     console.print(f"converted gemma-3-270m once; cached in {target}")
     return target
+
+
+@functools.cache
+def _cpu_flags() -> set[str]:
+    try:
+        return set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return set()
+
+
+def native_bf16() -> bool:
+    """Whether this CPU has bf16 instructions (avx512_bf16 or AMX), from /proc/cpuinfo; False where it cannot say."""
+    return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+
+
+def native_amx() -> bool:
+    """Whether this CPU multiplies bf16 matrices in AMX tiles (Intel Xeon since Sapphire Rapids)."""
+    return "amx_bf16" in _cpu_flags()

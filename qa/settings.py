@@ -29,6 +29,9 @@ class Settings:
     # AMX): the same F1 on fold 4 in 0.6x the time; elsewhere float32 (README, "A larger base")
     reader_bf16: bool = True
     reranker_int8: bool = True  # the reranker likewise: half the time, the same ranking (README, "Reranker")
+    # where the CPU has AMX, the reranker (and the sentence scorer) on torch under bfloat16 autocast instead: 0.4x
+    # int8's time there; elsewhere as above (README, "Measured")
+    reranker_bf16: bool = True
     # answering
     threshold: float = 0.5  # abstain below this confidence; set by `qa calibrate`
     # reader-only evaluation (`qa eval --gold-context`) has its own threshold, the best-F1 one as SQuAD

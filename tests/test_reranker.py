@@ -29,18 +29,26 @@ def test_the_answer_passage_comes_first_among_the_fused_ones(assistant, question
     assert {p.chunk.id for p in reranked} <= {p.chunk.id for p in fused}
 
 
-def test_the_int8_reranker_ranks_as_the_torch_one_does(assistant):
-    """The shipped setting runs it through ONNX Runtime with int8 weights; its ranking must be the float model's."""
+def test_the_quick_rerankers_rank_as_the_float_one_does(assistant):
+    """The shipped settings run it through ONNX Runtime with int8 weights or, where the CPU has AMX, on torch under
+    bfloat16 autocast; either ranking must be the float model's."""
+    from qa.models import native_amx
     from qa.reranker import Reranker
 
-    assistant.reranker.warm_up()
-    assert assistant.settings.reranker_int8 and assistant.reranker._int8 is not None  # the export worked
-    torch_model = Reranker(assistant.reranker.path, int8=False)
+    path = assistant.reranker.path
+    assert assistant.settings.reranker_int8 and assistant.settings.reranker_bf16
+    assert assistant.reranker.bf16 == native_amx() and assistant.reranker.int8 != native_amx()
+    int8, exact = Reranker(path, int8=True), Reranker(path)
+    int8.warm_up()
+    assert int8._int8 is not None  # the export worked
+    quick = [int8] + ([Reranker(path, bf16=True)] if native_amx() else [])
     for question, marker in HELD:
         texts = [p.chunk.text for p in assistant._retriever.search(question, 8)]
-        quick, exact = assistant.reranker.scores(question, texts), torch_model.scores(question, texts)
-        assert marker in texts[int(quick.argmax())] and marker in texts[int(exact.argmax())]
-        assert abs(quick - exact).max() < 1.0, (quick, exact)
+        best = exact.scores(question, texts)
+        assert marker in texts[int(best.argmax())]
+        for model in quick:
+            scores = model.scores(question, texts)
+            assert marker in texts[int(scores.argmax())] and abs(scores - best).max() < 1.0, (scores, best)
 
 
 def test_an_off_topic_question_scores_below_an_answered_one(assistant):

@@ -5,7 +5,6 @@ MiniLM base plus the LoRA adapter trained by `qa train`.
 """
 from __future__ import annotations
 
-import functools
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ import numpy as np
 
 from qa.chunking import dateline_ends
 from qa.confidence import sigmoid
+from qa.models import native_bf16
 from qa.readers.base import Candidate
 
 MAX_LEN = 256
@@ -109,16 +109,6 @@ def _whole_amount(text: str, span: SpanScores) -> SpanScores:
         close = text.find(")", span.end, span.end + 3)
         span.end = close + 1 if close >= 0 else span.end
     return span
-
-
-@functools.cache
-def native_bf16() -> bool:
-    """Whether this CPU has bf16 instructions (avx512_bf16 or AMX), from /proc/cpuinfo; False where it cannot say."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 class ExtractiveReader:

@@ -90,7 +90,7 @@ def test_an_excluded_span_gives_way_to_the_passages_next_best(assistant):
 def test_the_bf16_reader_reads_as_the_float_one_on_clear_questions(article, assistant):
     """The shipped reader runs its matrix products in bfloat16 (`reader_bf16`, on) where the CPU has them natively:
     the same spans as float32 on plain questions, its own calibration key, and an off-topic question still refused."""
-    from qa.readers.extractive import native_bf16
+    from qa.models import native_bf16
 
     shipped = assistant.reader
     fp32 = make_reader(ModelEntry("reader", "mpnet-squad-lora", shipped.adapter))
