@@ -265,7 +265,7 @@ class Assistant:
         in the head is dropped, the chunk that holds the title answers for it."""
         heads = [len(p.chunk.head) for p in passages]
         return [dataclasses.replace(c, start=c.start - heads[c.passage], end=c.end - heads[c.passage])
-                for c in self.reader.read(question, [p.chunk.head + p.chunk.text for p in passages], exclude)
+                for c in self.reader.read(question, [p.chunk.headed for p in passages], exclude)
                 if c.start >= heads[c.passage]]
 
     def _span(self, conf, best, sources: list[Source], base: dict) -> Answer:

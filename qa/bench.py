@@ -162,9 +162,9 @@ def run(json_out: Path | None = None, clients: int = 8, per_client: int = 5, pro
             retrieval.append(ans.timings["retrieval_s"])
             rerank.append(ans.timings.get("rerank_s", 0.0))
             reader.append(ans.timings["reader_s"])
-            texts = [s.text for s in sorted(ans.sources, key=lambda s: -s.score)]
+            texts = [p.chunk.headed for p in a.retrieve(q)]
             t1 = time.perf_counter()
-            a.reader.read(q, texts)  # the bare model on the same passages
+            a.reader.read(q, texts)  # the bare model on the same passages, read as `ask` reads them
             bare.append(time.perf_counter() - t1)
         repeats = [a.ask(q).timings["total_s"] for q in questions[:20]]  # the query vector is cached now
         whole = docs[0].text

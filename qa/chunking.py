@@ -31,6 +31,11 @@ class Chunk:
         plant), so the index's vectors and the reader see the passage under it."""
         return "" if self.title in self.text else f"{self.title}\n"
 
+    @property
+    def headed(self) -> str:
+        """The text as it is embedded and read: under its head."""
+        return self.head + self.text
+
 
 # a wire story's dateline ("HARLOW FALLS, Ohio, Oct. 7 (Wire) - ", "MOSCOW (Reuters) — ") at a paragraph's start: a
 # fragment of its own, not the start of the lead sentence, so that neither a span answer ("April 14 (Wire) -

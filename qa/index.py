@@ -250,7 +250,7 @@ class Index:
 
 def _embed(chunks: list[Chunk], embedder: Embedder) -> np.ndarray:
     """A chunk's vector is of its text under its head (`Chunk.head`)."""
-    return embedder.encode([c.head + c.text for c in chunks])
+    return embedder.encode([c.headed for c in chunks])
 
 
 def stored_documents(directory: str | Path) -> list[Document]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.models import native_amx
 from qa.retrieval import reciprocal_rank_fusion
 
 MAX_LEN = 192  # question + one chunk of at most 80 words fits
@@ -54,8 +55,6 @@ class Reranker:
     time there (README, "Measured")."""
 
     def __init__(self, path: str | Path, batch_size: int = 16, int8: bool = False, bf16: bool = False):
-        from qa.models import native_amx
-
         self.path = Path(path)
         self.batch_size = batch_size
         self.bf16 = bf16 and native_amx()
